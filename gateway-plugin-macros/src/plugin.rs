@@ -1,0 +1,183 @@
+//! `#[plugin(name = "...")]` on the configuration type.
+
+use crate::errors::{with_item, Errors};
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Ident, Item, LitStr, Meta, Token};
+
+struct Args {
+    name: LitStr,
+}
+
+fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
+    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
+        Ok(metas) => metas,
+        Err(err) => {
+            errors.push(err);
+            return None;
+        }
+    };
+    let mut name: Option<LitStr> = None;
+    for meta in metas {
+        match &meta {
+            Meta::NameValue(nv) if nv.path.is_ident("name") => {
+                let lit = match &nv.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(lit),
+                        ..
+                    }) => lit.clone(),
+                    other => {
+                        errors.at(
+                            other,
+                            "`name` must be a string literal: `name = \"my-plugin\"`",
+                        );
+                        continue;
+                    }
+                };
+                if lit.value().trim().is_empty() {
+                    errors.at(&lit, "the plugin name must not be empty");
+                } else if name.is_some() {
+                    errors.at(&nv.path, "`name` is given twice");
+                } else {
+                    name = Some(lit);
+                }
+            }
+            Meta::Path(path) | Meta::List(syn::MetaList { path, .. }) if path.is_ident("name") => {
+                errors.at(&meta, "write the name as `name = \"my-plugin\"`");
+            }
+            other => {
+                let path = other.path();
+                let shown = quote!(#path).to_string().replace(' ', "");
+                errors.at(
+                    path,
+                    format!("unknown argument `{shown}`: `#[plugin]` takes only `name = \"...\"`"),
+                );
+            }
+        }
+    }
+    match name {
+        Some(name) => Some(Args { name }),
+        None => {
+            errors.push(syn::Error::new(
+                Span::call_site(),
+                "missing plugin name: write `#[plugin(name = \"my-plugin\")]`",
+            ));
+            None
+        }
+    }
+}
+
+/// Whether the item derives serde's `Deserialize` (any path ending in it).
+fn derives_deserialize(attrs: &[Attribute]) -> bool {
+    attrs.iter().filter(|a| a.path().is_ident("derive")).any(|attr| {
+        attr.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
+            .map(|paths| {
+                paths
+                    .iter()
+                    .any(|p| p.segments.last().is_some_and(|s| s.ident == "Deserialize"))
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Whether the user already chose serde's crate path.
+fn has_serde_crate(attrs: &[Attribute]) -> bool {
+    attrs.iter().filter(|a| a.path().is_ident("serde")).any(|attr| {
+        let mut found = false;
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                found = true;
+            }
+            // Skip the value of `key = value` entries we do not care about.
+            if meta.input.peek(Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                let _: TokenStream = meta.input.parse()?;
+            }
+            Ok(())
+        });
+        found
+    })
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = parse_args(args, &mut errors);
+
+    let parsed: Item = match syn::parse2(item.clone()) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            errors.push(err);
+            return with_item(errors.finish().unwrap_err(), item);
+        }
+    };
+    let (ident, generics, attrs): (&Ident, &syn::Generics, &mut Vec<Attribute>);
+    let mut parsed = parsed;
+    match &mut parsed {
+        Item::Struct(s) => {
+            ident = &s.ident;
+            generics = &s.generics;
+            attrs = &mut s.attrs;
+        }
+        Item::Enum(e) => {
+            ident = &e.ident;
+            generics = &e.generics;
+            attrs = &mut e.attrs;
+        }
+        Item::Fn(f) => {
+            errors.at(
+                f.sig.fn_token,
+                "`#[plugin]` goes on the plugin's configuration type (a struct or enum), not on a function; mark handlers with `#[on_request_headers]` and friends",
+            );
+            return with_item(errors.finish().unwrap_err(), item);
+        }
+        other => {
+            errors.at(
+                other,
+                "`#[plugin]` goes on the plugin's configuration type (a struct or enum)",
+            );
+            return with_item(errors.finish().unwrap_err(), item);
+        }
+    }
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
+        errors.at(
+            generics,
+            "a plugin configuration type cannot be generic: the gateway instantiates exactly one",
+        );
+    }
+    if let Err(err) = errors.finish() {
+        return with_item(err, item);
+    }
+    let Some(Args { name }) = args else {
+        unreachable!("errors.finish() reports a missing name")
+    };
+
+    // serde's derive refers to `serde` by crate name; a plugin crate depends
+    // only on gateway-plugin, so point the derive at our re-export.
+    if derives_deserialize(attrs) && !has_serde_crate(attrs) {
+        attrs.push(syn::parse_quote!(#[serde(crate = "::gateway_plugin::__private::serde")]));
+    }
+    let ident = ident.clone();
+
+    quote! {
+        #parsed
+
+        impl ::gateway_plugin::__private::Plugin for #ident {
+            const NAME: &'static str = #name;
+            fn parse_config(
+                raw: &[u8],
+            ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
+                ::gateway_plugin::__private::parse_config!(Self, raw)
+            }
+            fn handlers() -> ::gateway_plugin::__private::Handlers<Self> {
+                ::gateway_plugin::__private::handlers!(Self)
+            }
+        }
+
+        ::gateway_plugin::__private::proxy_wasm::main! {{
+            ::gateway_plugin::__private::start::<#ident>();
+        }}
+    }
+}

@@ -1,0 +1,380 @@
+//! [`HttpContext`]: what a handler can see and change of one HTTP stream.
+//!
+//! Every method goes through [`crate::host`], so a host error never panics:
+//! readers return `Option`/empty values, and a change the host refuses (say,
+//! a request header added in a response phase) is logged at `warn` with the
+//! call and the status, and the handler goes on.
+
+use crate::host::{self, BufferType, HostError, MapType, StreamType};
+use proxy_wasm::types::Action;
+use std::any::{Any, TypeId};
+use std::cell::OnceCell;
+
+/// `set_buffer` start/size values that mean "the whole buffer" and "its end"
+/// (the host clamps them), as Higress's Go SDK uses them.
+const BUFFER_END: usize = i32::MAX as usize;
+
+/// One HTTP stream (request and response) as a handler sees it.
+///
+/// A handler gets `&mut HttpContext` in every phase; the same context lives
+/// from the request headers to the end of the stream, so values stored with
+/// [`set`](HttpContext::set) in one phase are there in the next.
+///
+/// ```no_run
+/// use gateway_plugin::prelude::*;
+///
+/// # #[derive(Deserialize, Default)] struct Config;
+/// fn on_request_headers(ctx: &mut HttpContext, _config: &Config) -> Action {
+///     if ctx.request_header("x-api-key").is_none() {
+///         return ctx.send_response(401, &[("www-authenticate", "ApiKey")], b"missing key");
+///     }
+///     ctx.add_request_header("x-checked-by", "my-plugin");
+///     ctx.set(std::time::Duration::from_millis(5)); // typed per-request state
+///     Action::Continue
+/// }
+/// ```
+pub struct HttpContext {
+    context_id: u32,
+    state: Vec<Box<dyn Any>>,
+    responded: bool,
+    scheme: OnceCell<String>,
+    host: OnceCell<String>,
+    path: OnceCell<String>,
+    method: OnceCell<String>,
+    pub(crate) request_body_len: usize,
+    pub(crate) response_body_len: usize,
+}
+
+impl std::fmt::Debug for HttpContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpContext")
+            .field("context_id", &self.context_id)
+            .field("responded", &self.responded)
+            .finish_non_exhaustive()
+    }
+}
+
+fn warn_on_error(what: &str, name: &str, result: Result<(), HostError>) {
+    if let Err(err) = result {
+        log::warn!("{what}({name:?}): {err}");
+    }
+}
+
+impl HttpContext {
+    pub(crate) fn new(context_id: u32) -> Self {
+        HttpContext {
+            context_id,
+            state: Vec::new(),
+            responded: false,
+            scheme: OnceCell::new(),
+            host: OnceCell::new(),
+            path: OnceCell::new(),
+            method: OnceCell::new(),
+            request_body_len: 0,
+            response_body_len: 0,
+        }
+    }
+
+    /// The host's id for this stream.
+    pub fn context_id(&self) -> u32 {
+        self.context_id
+    }
+
+    // ---- request headers -------------------------------------------------
+
+    /// Every request header, in order (pseudo-headers such as `:path` included).
+    pub fn request_headers(&self) -> Vec<(String, String)> {
+        host::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
+    }
+
+    /// Replaces all request headers.
+    pub fn set_request_headers(&mut self, headers: &[(&str, &str)]) {
+        let result = host::set_map(MapType::HttpRequestHeaders, headers);
+        warn_on_error("set_request_headers", "", result);
+    }
+
+    /// One request header (the first value if repeated); `None` if absent.
+    pub fn request_header(&self, name: &str) -> Option<String> {
+        host::get_map_value(MapType::HttpRequestHeaders, name).unwrap_or(None)
+    }
+
+    /// Adds a request header value, keeping any it already had.
+    pub fn add_request_header(&mut self, name: &str, value: &str) {
+        let result = host::add_map_value(MapType::HttpRequestHeaders, name, value);
+        warn_on_error("add_request_header", name, result);
+    }
+
+    /// Sets a request header, replacing all its values.
+    pub fn replace_request_header(&mut self, name: &str, value: &str) {
+        let result = host::replace_map_value(MapType::HttpRequestHeaders, name, value);
+        warn_on_error("replace_request_header", name, result);
+    }
+
+    /// Removes a request header.
+    pub fn remove_request_header(&mut self, name: &str) {
+        let result = host::remove_map_value(MapType::HttpRequestHeaders, name);
+        warn_on_error("remove_request_header", name, result);
+    }
+
+    // ---- response headers ------------------------------------------------
+
+    /// Every response header, in order (`:status` included).
+    pub fn response_headers(&self) -> Vec<(String, String)> {
+        host::get_map(MapType::HttpResponseHeaders).unwrap_or_default()
+    }
+
+    /// Replaces all response headers.
+    pub fn set_response_headers(&mut self, headers: &[(&str, &str)]) {
+        let result = host::set_map(MapType::HttpResponseHeaders, headers);
+        warn_on_error("set_response_headers", "", result);
+    }
+
+    /// One response header; `None` if absent.
+    pub fn response_header(&self, name: &str) -> Option<String> {
+        host::get_map_value(MapType::HttpResponseHeaders, name).unwrap_or(None)
+    }
+
+    /// Adds a response header value, keeping any it already had.
+    pub fn add_response_header(&mut self, name: &str, value: &str) {
+        let result = host::add_map_value(MapType::HttpResponseHeaders, name, value);
+        warn_on_error("add_response_header", name, result);
+    }
+
+    /// Sets a response header, replacing all its values.
+    pub fn replace_response_header(&mut self, name: &str, value: &str) {
+        let result = host::replace_map_value(MapType::HttpResponseHeaders, name, value);
+        warn_on_error("replace_response_header", name, result);
+    }
+
+    /// Removes a response header.
+    pub fn remove_response_header(&mut self, name: &str) {
+        let result = host::remove_map_value(MapType::HttpResponseHeaders, name);
+        warn_on_error("remove_response_header", name, result);
+    }
+
+    // ---- bodies ------------------------------------------------------------
+
+    /// The request body buffered so far (the whole body in a
+    /// `#[on_request_body]` handler); empty outside body phases.
+    pub fn request_body(&self) -> Vec<u8> {
+        host::get_buffer(BufferType::HttpRequestBody, 0, self.request_body_len)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Replaces the request body. Meaningful in `#[on_request_body]`; the
+    /// framework then corrects `content-length` before the request goes on.
+    pub fn replace_request_body(&mut self, body: &[u8]) {
+        let result = host::set_buffer(BufferType::HttpRequestBody, 0, BUFFER_END, body);
+        if result.is_ok() {
+            self.request_body_len = body.len();
+        }
+        warn_on_error("replace_request_body", "", result);
+    }
+
+    /// Appends to the request body.
+    pub fn append_request_body(&mut self, data: &[u8]) {
+        let result = host::set_buffer(BufferType::HttpRequestBody, BUFFER_END, 0, data);
+        if result.is_ok() {
+            self.request_body_len += data.len();
+        }
+        warn_on_error("append_request_body", "", result);
+    }
+
+    /// Prepends to the request body.
+    pub fn prepend_request_body(&mut self, data: &[u8]) {
+        let result = host::set_buffer(BufferType::HttpRequestBody, 0, 0, data);
+        if result.is_ok() {
+            self.request_body_len += data.len();
+        }
+        warn_on_error("prepend_request_body", "", result);
+    }
+
+    /// The response body buffered so far (the whole body in a
+    /// `#[on_response_body]` handler); empty outside body phases.
+    pub fn response_body(&self) -> Vec<u8> {
+        host::get_buffer(BufferType::HttpResponseBody, 0, self.response_body_len)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Replaces the response body (see [`replace_request_body`](Self::replace_request_body)).
+    pub fn replace_response_body(&mut self, body: &[u8]) {
+        let result = host::set_buffer(BufferType::HttpResponseBody, 0, BUFFER_END, body);
+        if result.is_ok() {
+            self.response_body_len = body.len();
+        }
+        warn_on_error("replace_response_body", "", result);
+    }
+
+    /// Appends to the response body.
+    pub fn append_response_body(&mut self, data: &[u8]) {
+        let result = host::set_buffer(BufferType::HttpResponseBody, BUFFER_END, 0, data);
+        if result.is_ok() {
+            self.response_body_len += data.len();
+        }
+        warn_on_error("append_response_body", "", result);
+    }
+
+    /// Prepends to the response body.
+    pub fn prepend_response_body(&mut self, data: &[u8]) {
+        let result = host::set_buffer(BufferType::HttpResponseBody, 0, 0, data);
+        if result.is_ok() {
+            self.response_body_len += data.len();
+        }
+        warn_on_error("prepend_response_body", "", result);
+    }
+
+    // ---- flow --------------------------------------------------------------
+
+    /// Answers the client directly instead of the upstream, and returns the
+    /// [`Action`] the handler must return (`Pause`), so a handler can write
+    /// `return ctx.send_response(403, &[], b"denied");`.
+    ///
+    /// The local answer then passes through this plugin's response phases;
+    /// a second `send_response` there is ignored (with a warning) and returns
+    /// `Continue` so the first answer goes out.
+    ///
+    /// If the host refuses the answer, the refusal is logged at `error` and
+    /// the stream stays paused: a plugin that meant to stop a request never
+    /// lets it through by accident.
+    pub fn send_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Action {
+        if self.responded {
+            log::warn!("send_response({status}) ignored: this stream already sent a response");
+            return Action::Continue;
+        }
+        match host::send_local_response(status, headers, body) {
+            Ok(()) => self.responded = true,
+            Err(err) => log::error!("send_response({status}): {err}"),
+        }
+        Action::Pause
+    }
+
+    /// Whether [`send_response`](Self::send_response) answered this stream.
+    pub fn has_responded(&self) -> bool {
+        self.responded
+    }
+
+    /// Resumes a request that a handler paused.
+    pub fn resume_request(&mut self) {
+        warn_on_error("resume_request", "", host::continue_stream(StreamType::HttpRequest));
+    }
+
+    /// Resumes a response that a handler paused.
+    pub fn resume_response(&mut self) {
+        warn_on_error(
+            "resume_response",
+            "",
+            host::continue_stream(StreamType::HttpResponse),
+        );
+    }
+
+    // ---- request line --------------------------------------------------------
+
+    fn cached<'a>(&self, cell: &'a OnceCell<String>, header: &str) -> &'a str {
+        cell.get_or_init(|| self.request_header(header).unwrap_or_default())
+    }
+
+    /// The request's scheme (`:scheme`), `""` if the host has none. Read once
+    /// per stream and cached, like Higress's `ctx.Scheme()`.
+    pub fn scheme(&self) -> &str {
+        self.cached(&self.scheme, ":scheme")
+    }
+
+    /// The request's host (`:authority`), cached.
+    pub fn host(&self) -> &str {
+        self.cached(&self.host, ":authority")
+    }
+
+    /// The request's path with query (`:path`), cached.
+    pub fn path(&self) -> &str {
+        self.cached(&self.path, ":path")
+    }
+
+    /// The request's method (`:method`), cached.
+    pub fn method(&self) -> &str {
+        self.cached(&self.method, ":method")
+    }
+
+    // ---- properties ----------------------------------------------------------
+
+    /// A host property, e.g. `ctx.get_property(&["route_name"])` or
+    /// `&["request", "id"]`; `None` if the host has no value.
+    pub fn get_property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        host::get_property(path).unwrap_or(None)
+    }
+
+    /// A host property as text (lossy for bytes that are not UTF-8).
+    pub fn get_property_string(&self, path: &[&str]) -> Option<String> {
+        self.get_property(path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Sets a host property (e.g. Higress's `["clear_route_cache"]`).
+    pub fn set_property(&mut self, path: &[&str], value: &[u8]) {
+        let result = host::set_property(path, value);
+        warn_on_error("set_property", &path.join("."), result);
+    }
+
+    // ---- typed per-request state -----------------------------------------------
+
+    /// Stores a value for the rest of this stream, replacing any earlier value
+    /// of the same type. Use a newtype per meaning: `ctx.set(UserId(7))`.
+    pub fn set<T: 'static>(&mut self, value: T) {
+        match self.get_mut::<T>() {
+            Some(slot) => *slot = value,
+            None => self.state.push(Box::new(value)),
+        }
+    }
+
+    /// The value of type `T` stored with [`set`](Self::set), if any.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.state.iter().find_map(|value| value.downcast_ref::<T>())
+    }
+
+    /// The value of type `T`, mutably.
+    pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self.state
+            .iter_mut()
+            .find_map(|value| value.downcast_mut::<T>())
+    }
+
+    /// Removes and returns the value of type `T`.
+    pub fn take<T: 'static>(&mut self) -> Option<T> {
+        let index = self
+            .state
+            .iter()
+            .position(|value| (**value).type_id() == TypeId::of::<T>())?;
+        self.state
+            .swap_remove(index)
+            .downcast::<T>()
+            .ok()
+            .map(|boxed| *boxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    struct UserId(u32);
+
+    #[test]
+    fn typed_state_set_get_replace_take() {
+        let mut ctx = HttpContext::new(1);
+        assert_eq!(ctx.get::<UserId>(), None);
+        ctx.set(UserId(7));
+        ctx.set(String::from("x"));
+        assert_eq!(ctx.get::<UserId>(), Some(&UserId(7)));
+        ctx.set(UserId(8));
+        assert_eq!(ctx.get::<UserId>(), Some(&UserId(8)));
+        ctx.get_mut::<String>().unwrap().push('y');
+        assert_eq!(ctx.get::<String>().map(String::as_str), Some("xy"));
+        assert_eq!(ctx.take::<UserId>(), Some(UserId(8)));
+        assert_eq!(ctx.get::<UserId>(), None);
+        assert_eq!(ctx.get::<String>().map(String::as_str), Some("xy"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Write HTTP plugins for proxy-wasm gateways (Higress, Envoy) as annotated
+//! Rust functions.
+//!
+//! ```no_run
+//! use gateway_plugin::prelude::*;
+//!
+//! #[plugin(name = "my-plugin")]
+//! #[derive(Deserialize, Default)]
+//! #[serde(rename_all = "camelCase")]
+//! pub struct MyConfig {
+//!     #[serde(default)]
+//!     mock_enable: bool,
+//! }
+//!
+//! #[on_request_headers]
+//! fn on_request_headers(ctx: &mut HttpContext, config: &MyConfig) -> Action {
+//!     ctx.add_request_header("hello", "world");
+//!     if config.mock_enable {
+//!         return ctx.send_response(200, &[], b"hello world");
+//!     }
+//!     Action::Continue
+//! }
+//! ```
+//!
+//! Build it with `cargo build --target wasm32-wasip1 --release` and load the
+//! `.wasm` into Envoy's or Higress's Wasm filter; see the README.
+//!
+//! - [`plugin`](macro@plugin) marks the configuration type and generates the
+//!   proxy-wasm entry point, the root context and the HTTP context.
+//! - [`on_request_headers`](macro@on_request_headers),
+//!   [`on_request_body`](macro@on_request_body),
+//!   [`on_response_headers`](macro@on_response_headers),
+//!   [`on_response_body`](macro@on_response_body) and
+//!   [`on_stream_done`](macro@on_stream_done) mark the phase handlers.
+//! - [`parse_config`](macro@parse_config) replaces serde for the config.
+//! - [`HttpContext`] is what a handler sees of the stream.
+//! - Logging is the `log` crate's macros; lines reach the gateway log as
+//!   `[my-plugin] message`, at the gateway's log level.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod context;
+pub mod host;
+mod logger;
+#[doc(hidden)]
+pub mod plugin;
+
+pub use config::ConfigError;
+pub use context::HttpContext;
+pub use proxy_wasm::types::Action;
+
+/// Marks the plugin's configuration type and generates the plugin.
+///
+/// `#[plugin(name = "my-plugin")]` goes on a struct or enum, before its
+/// `#[derive(..)]`. The configuration comes from the gateway as JSON:
+///
+/// - with a [`parse_config`](macro@parse_config) function, that function
+///   builds it;
+/// - else with `#[derive(Deserialize)]`, serde does (an empty configuration is
+///   `Default::default()` where the type implements `Default`);
+/// - else a type that only implements `Default` is a plugin without
+///   configuration.
+///
+/// A configuration that does not fit is refused when the gateway loads it,
+/// with `[my-plugin] invalid configuration at <field>: <reason>` in its log.
+/// The `Deserialize` derive needs no `serde` dependency of the plugin crate.
+pub use gateway_plugin_macros::plugin;
+
+/// Marks the request-headers handler: `fn(ctx: &mut HttpContext, config: &C) -> Action`.
+pub use gateway_plugin_macros::on_request_headers;
+
+/// Marks the request-body handler:
+/// `fn(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action`.
+///
+/// Its presence makes the gateway buffer the whole request body; the handler
+/// runs once, at its end, and the request headers wait for it (so it may
+/// still change them). Requests without a body never call it.
+pub use gateway_plugin_macros::on_request_body;
+
+/// Marks the response-headers handler: `fn(ctx: &mut HttpContext, config: &C) -> Action`.
+pub use gateway_plugin_macros::on_response_headers;
+
+/// Marks the response-body handler:
+/// `fn(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action`; buffers
+/// like [`on_request_body`](macro@on_request_body).
+pub use gateway_plugin_macros::on_response_body;
+
+/// Marks the handler that runs when the stream is done (the log phase):
+/// `fn(ctx: &mut HttpContext, config: &C)`, with or without `-> Action`
+/// (the action is ignored: there is nothing left to continue).
+pub use gateway_plugin_macros::on_stream_done;
+
+/// Marks the function that builds the config from the gateway's JSON:
+/// `fn(json: &serde_json::Value) -> Result<C, E>` with `E: Display`. Its
+/// error is logged as `[my-plugin] invalid configuration: <error>`.
+pub use gateway_plugin_macros::parse_config;
+
+pub use log;
+pub use proxy_wasm;
+pub use serde;
+pub use serde_json;
+
+/// Everything a plugin needs: `use gateway_plugin::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        on_request_body, on_request_headers, on_response_body, on_response_headers,
+        on_stream_done, parse_config, plugin, Action, ConfigError, HttpContext,
+    };
+    // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
+    pub use log::{self, debug, error, info, trace, warn};
+    pub use serde::Deserialize;
+}
+
+/// What generated code calls. Not public API: no stability promise.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::config;
+    pub use crate::config::ParseConfig;
+    pub use crate::plugin;
+    pub use crate::plugin::{
+        assert_plugin, start, BodyFn, Handlers, HeadersFn, OnRequestBody, OnRequestHeaders, OnResponseBody,
+        OnResponseHeaders, OnStreamDone, Plugin,
+    };
+    pub use crate::{__handlers as handlers, __parse_config as parse_config};
+    pub use proxy_wasm;
+    pub use serde;
+    pub use serde_json;
+}

