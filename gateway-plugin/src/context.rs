@@ -163,8 +163,9 @@ impl HttpContext {
             .unwrap_or_default()
     }
 
-    /// Replaces the request body. Meaningful in `#[on_request_body]`; the
-    /// framework then corrects `content-length` before the request goes on.
+    /// Replaces the request body; meaningful in `#[on_request_body]`. (A
+    /// plugin with a request-body handler sends requests on without
+    /// `content-length`, so any new length is fine.)
     pub fn replace_request_body(&mut self, body: &[u8]) {
         let result = host::set_buffer(BufferType::HttpRequestBody, 0, BUFFER_END, body);
         if result.is_ok() {

@@ -74,8 +74,15 @@ pub use gateway_plugin_macros::on_request_headers;
 /// `fn(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action`.
 ///
 /// Its presence makes the gateway buffer the whole request body; the handler
-/// runs once, at its end, and the request headers wait for it (so it may
-/// still change them). Requests without a body never call it.
+/// runs once, at its end, and may read, replace, append or prepend the body.
+/// Requests without a body never call it.
+///
+/// The request headers have gone on by then: Envoy cannot hold headers back
+/// while letting the body through to the plugin (its proxy-wasm host turns a
+/// header pause into a full stop), so header changes belong in
+/// `#[on_request_headers]`. Because the body may change length, the
+/// framework removes `content-length` from requests that have a body; the
+/// body then travels chunked.
 pub use gateway_plugin_macros::on_request_body;
 
 /// Marks the response-headers handler: `fn(ctx: &mut HttpContext, config: &C) -> Action`.
@@ -83,7 +90,8 @@ pub use gateway_plugin_macros::on_response_headers;
 
 /// Marks the response-body handler:
 /// `fn(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action`; buffers
-/// like [`on_request_body`](macro@on_request_body).
+/// like [`on_request_body`](macro@on_request_body), and likewise the response
+/// headers have gone to the client by then.
 pub use gateway_plugin_macros::on_response_body;
 
 /// Marks the handler that runs when the stream is done (the log phase):

@@ -201,13 +201,16 @@ pub struct Stream<P: Plugin> {
 
 impl<P: Plugin> Stream<P> {
     /// Runs a headers handler. With a body handler still to come for this
-    /// direction, `Continue` becomes `Pause`: the headers wait for the body,
-    /// so the body handler can still change them (and `content-length`).
+    /// direction, `content-length` is removed: the headers go on now (they
+    /// cannot wait for the body: Envoy turns a header pause into a full stop
+    /// that also holds the body back), and the body handler may change the
+    /// body's length. The body then travels chunked.
     fn headers_phase(
         &mut self,
         handler: Option<HeadersFn<P>>,
-        has_body_handler: bool,
+        body_handler_follows: bool,
         end_of_stream: bool,
+        direction: Direction,
     ) -> Action {
         let Some(config) = &self.config else {
             return Action::Continue;
@@ -216,11 +219,12 @@ impl<P: Plugin> Stream<P> {
             Some(handler) => handler(&mut self.ctx, config),
             None => Action::Continue,
         };
-        if has_body_handler && !end_of_stream && !self.ctx.has_responded() {
-            Action::Pause
-        } else {
-            action
+        if body_handler_follows && !end_of_stream && !self.ctx.has_responded() {
+            if let Err(err) = host::remove_map_value(direction.headers(), "content-length") {
+                log::warn!("cannot remove content-length: {err}");
+            }
         }
+        action
     }
 
     /// Buffers a body until its end, then runs the body handler once with it.
@@ -249,21 +253,7 @@ impl<P: Plugin> Stream<P> {
             }
         };
         direction.set_body_len(&mut self.ctx, body.len());
-        let action = handler(&mut self.ctx, config, &body);
-        let new_len = direction.body_len(&self.ctx);
-        if new_len != body.len() {
-            // The headers were held back for this (see headers_phase), so the
-            // length can still be corrected before they go out.
-            let map = direction.headers();
-            if let Ok(Some(_)) = host::get_map_value(map, "content-length") {
-                if let Err(err) =
-                    host::replace_map_value(map, "content-length", &new_len.to_string())
-                {
-                    log::warn!("cannot update content-length: {err}");
-                }
-            }
-        }
-        action
+        handler(&mut self.ctx, config, &body)
     }
 }
 
@@ -292,12 +282,6 @@ impl Direction {
             Direction::Response => "response",
         }
     }
-    fn body_len(self, ctx: &HttpContext) -> usize {
-        match self {
-            Direction::Request => ctx.request_body_len,
-            Direction::Response => ctx.response_body_len,
-        }
-    }
     fn set_body_len(self, ctx: &mut HttpContext, len: usize) {
         match self {
             Direction::Request => ctx.request_body_len = len,
@@ -318,6 +302,7 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
             handlers.request_headers,
             handlers.request_body.is_some(),
             end_of_stream,
+            Direction::Request,
         )
     }
 
@@ -337,6 +322,7 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
             handlers.response_headers,
             handlers.response_body.is_some(),
             end_of_stream,
+            Direction::Response,
         )
     }
 

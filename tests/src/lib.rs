@@ -111,9 +111,11 @@ impl Drop for ScratchDir {
 
 /// A real HTTP/1.1 server on loopback that answers every request with a JSON
 /// echo of what it received: `{"method", "path", "headers": {name: value},
-/// "body"}` (header names lower-cased; repeated headers joined with `,`).
+/// "body", "body_len"}` (header names lower-cased; repeated headers joined
+/// with `,`).
 pub struct EchoBackend {
     port: u16,
+    requests: Arc<AtomicU64>,
     server: Arc<tiny_http::Server>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -124,14 +126,19 @@ impl EchoBackend {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("start the echo backend"));
         let port = server.server_addr().to_ip().expect("ip listener").port();
         let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicU64::new(0));
         let threads = (0..4)
             .map(|_| {
                 let server = Arc::clone(&server);
                 let stop = Arc::clone(&stop);
+                let requests = Arc::clone(&requests);
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         match server.recv_timeout(Duration::from_millis(100)) {
-                            Ok(Some(request)) => echo(request),
+                            Ok(Some(request)) => {
+                                requests.fetch_add(1, Ordering::Relaxed);
+                                echo(request)
+                            }
                             Ok(None) => {}
                             Err(_) => break,
                         }
@@ -141,6 +148,7 @@ impl EchoBackend {
             .collect();
         EchoBackend {
             port,
+            requests,
             server,
             stop,
             threads,
@@ -149,6 +157,11 @@ impl EchoBackend {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// How many requests reached the backend.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 }
 
@@ -172,6 +185,7 @@ fn echo(mut request: tiny_http::Request) {
         "path": request.url(),
         "headers": headers,
         "body": String::from_utf8_lossy(&body),
+        "body_len": body.len(),
     });
     let response = tiny_http::Response::from_string(echo.to_string()).with_header(
         "content-type: application/json"
@@ -327,11 +341,11 @@ impl Envoy {
             .args(["--concurrency", "1", "--disable-hot-restart", "-l", "warning"])
             .arg("--component-log-level")
             .arg(format!("wasm:{}", config.wasm_log_level))
-            .arg("--log-path")
-            .arg(&log_path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            // Envoy's --log-path file is flushed only now and then; its
+            // stderr is written line by line.
+            .stderr(std::fs::File::create(&log_path).expect("create envoy.log"));
         die_with_parent(&mut cmd);
         let child = cmd.spawn().map_err(|e| EnvoyFailed {
             reason: format!("cannot start {}: {e}", envoy_binary().display()),

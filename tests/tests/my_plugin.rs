@@ -1,6 +1,6 @@
 //! `examples/my-plugin` in a real Envoy in front of a real echo backend.
 
-use gateway_plugin_tests::{get, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_tests::{get, request, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 #[test]
@@ -49,20 +49,36 @@ fn bad_configuration_is_refused_with_field_and_reason_in_the_log() {
         EnvoyConfig::new("my-plugin", backend.port()).configuration(json!({"mockEnable": "yes"})),
     );
 
-    let log = match result {
-        Ok(envoy) => {
-            // Envoy may come up with the filter refusing requests; either way
-            // the plugin must not run with a half-parsed config.
-            let resp = get(&envoy.url("/"));
-            assert_ne!(resp.text(), "hello world");
-            envoy.log()
-        }
-        Err(failed) => failed.log,
+    // Envoy refuses a plugin whose on_configure fails: it does not start.
+    let failed = match result {
+        Ok(_) => panic!("Envoy started with a configuration the plugin must refuse"),
+        Err(failed) => failed,
     };
     assert!(
-        log.contains(
+        failed.log.contains(
             r#"[my-plugin] invalid configuration at mockEnable: invalid type: string "yes", expected a boolean"#
         ),
-        "log was:\n{log}"
+        "log was:\n{}",
+        failed.log
     );
+    assert!(
+        failed.log.contains("Unable to create Wasm plugin my-plugin"),
+        "log was:\n{}",
+        failed.log
+    );
+}
+
+#[test]
+fn large_bodies_pass_untouched_without_a_body_handler() {
+    // Envoy's default buffer limit is 1 MiB: a plugin that buffered bodies
+    // would turn this request into a 413.
+    let backend = EchoBackend::start();
+    let envoy = Envoy::start(EnvoyConfig::new("my-plugin", backend.port()))
+        .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    let body = vec![b'x'; 3 << 20];
+
+    let resp = request("POST", &envoy.url("/upload"), &[], &body).unwrap();
+
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["body_len"], body.len());
 }

@@ -1,10 +1,14 @@
 //! Exercises every phase: reads the JSON request body and adds a field to it,
-//! checks the response body and reports the check in a response header, and
-//! logs each stream when it is done.
+//! marks responses with a header, checks the response body for a marker and
+//! reports the check in the (JSON) response body, and logs each stream when
+//! it is done.
 //!
 //! Configuration: `{"field": "name", "value": <any JSON>, "marker": "text"}`;
-//! the request body gets `"name": value`, and responses whose body contains
-//! `marker` get `x-body-check: found` (else `missing`).
+//! the request body gets `"name": value`; a JSON object response gets
+//! `"bodyCheck": "found"` when its body contains `marker` (else `"missing"`).
+//!
+//! (The check goes into the body, not a header: by the time a body handler
+//! runs, Envoy has sent the headers on.)
 
 use gateway_plugin::prelude::*;
 use gateway_plugin::serde_json::{self, Value};
@@ -40,6 +44,7 @@ fn on_request_headers(ctx: &mut HttpContext, _config: &BodyRewrite) -> Action {
 
 #[on_request_body]
 fn on_request_body(ctx: &mut HttpContext, config: &BodyRewrite, body: &[u8]) -> Action {
+    debug!("request body: {} bytes", body.len());
     let mut json: Value = match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => Value::Object(map),
         Ok(_) | Err(_) => {
@@ -51,7 +56,6 @@ fn on_request_body(ctx: &mut HttpContext, config: &BodyRewrite, body: &[u8]) -> 
         Ok(new_body) => ctx.replace_request_body(&new_body),
         Err(err) => log::error!("cannot encode the body: {err}"),
     }
-    ctx.add_request_header("x-body-rewritten", "true");
     if let Some(seen) = ctx.get_mut::<Seen>() {
         seen.rewritten = true;
     }
@@ -69,7 +73,14 @@ fn on_response_body(ctx: &mut HttpContext, config: &BodyRewrite, body: &[u8]) ->
     let found = body
         .windows(config.marker.len().max(1))
         .any(|w| w == config.marker.as_bytes());
-    ctx.add_response_header("x-body-check", if found { "found" } else { "missing" });
+    // Only JSON objects are annotated; anything else passes unchanged.
+    if let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(body) {
+        let check = if found { "found" } else { "missing" };
+        map.insert("bodyCheck".to_string(), Value::from(check));
+        if let Ok(new_body) = serde_json::to_vec(&map) {
+            ctx.replace_response_body(&new_body);
+        }
+    }
     Action::Continue
 }
 
