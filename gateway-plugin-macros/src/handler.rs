@@ -99,16 +99,25 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
         );
     }
     if let Some(constness) = sig.constness {
-        errors.at(constness, format!("a `#[{attr}]` handler cannot be `const`"));
+        errors.at(
+            constness,
+            format!("a `#[{attr}]` handler cannot be `const`"),
+        );
     }
     if let Some(unsafety) = sig.unsafety {
-        errors.at(unsafety, format!("a `#[{attr}]` handler cannot be `unsafe`"));
+        errors.at(
+            unsafety,
+            format!("a `#[{attr}]` handler cannot be `unsafe`"),
+        );
     }
     if let Some(abi) = &sig.abi {
         errors.at(abi, format!("a `#[{attr}]` handler cannot have an ABI"));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.at(variadic, format!("a `#[{attr}]` handler cannot be variadic"));
+        errors.at(
+            variadic,
+            format!("a `#[{attr}]` handler cannot be variadic"),
+        );
     }
 
     let want = if phase.has_body() { 3 } else { 2 };
@@ -132,7 +141,10 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
     for extra in inputs.iter().skip(want) {
         errors.at(
             extra,
-            format!("unexpected argument: a `#[{attr}]` handler is `fn {}{expected}`", sig.ident),
+            format!(
+                "unexpected argument: a `#[{attr}]` handler is `fn {}{expected}`",
+                sig.ident
+            ),
         );
     }
 
@@ -182,7 +194,10 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
             let span = sig.paren_token.span.close();
             errors.push(syn::Error::new(
                 span,
-                format!("a `#[{attr}]` handler must return `Action`: `fn {}{expected}`", sig.ident),
+                format!(
+                    "a `#[{attr}]` handler must return `Action`: `fn {}{expected}`",
+                    sig.ident
+                ),
             ));
             false
         }
@@ -214,7 +229,10 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         Err(_) => {
             errors.push(syn::Error::new(
                 Span::call_site(),
-                format!("`#[{attr}]` goes on a handler function: `fn handler{}`", phase.expected_signature()),
+                format!(
+                    "`#[{attr}]` goes on a handler function: `fn handler{}`",
+                    phase.expected_signature()
+                ),
             ));
             return with_item(errors.finish().unwrap_err(), item);
         }

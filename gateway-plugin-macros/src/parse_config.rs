@@ -28,6 +28,21 @@ fn result_ok_type(ty: &Type) -> Option<Type> {
     }
 }
 
+/// The config type a wrong return type most likely meant: `X` of `Option<X>`
+/// or `Box<X>`, or the type itself.
+fn guess_config_type(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    match &last.arguments {
+        PathArguments::None => Some(ty.clone()),
+        PathArguments::AngleBracketed(args) => match args.args.first()? {
+            GenericArgument::Type(inner) => Some(inner.clone()),
+            _ => None,
+        },
+        PathArguments::Parenthesized(_) => None,
+    }
+}
+
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     if !args.is_empty() {
@@ -45,7 +60,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let sig = &func.sig;
     if let Some(asyncness) = sig.asyncness {
-        errors.at(asyncness, "`#[parse_config]` runs at configure time and cannot be `async`");
+        errors.at(
+            asyncness,
+            "`#[parse_config]` runs at configure time and cannot be `async`",
+        );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.at(&sig.generics, "`#[parse_config]` cannot be generic");
@@ -54,9 +72,15 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         1 => match sig.inputs.first() {
             Some(FnArg::Typed(pat)) => match &*pat.ty {
                 Type::Reference(r) if r.mutability.is_none() => {}
-                other => errors.at(other, format!("expected `&serde_json::Value`: `{EXPECTED}`")),
+                other => errors.at(
+                    other,
+                    format!("expected `&serde_json::Value`: `{EXPECTED}`"),
+                ),
             },
-            Some(receiver) => errors.at(receiver, "`#[parse_config]` is a free function, it cannot take `self`"),
+            Some(receiver) => errors.at(
+                receiver,
+                "`#[parse_config]` is a free function, it cannot take `self`",
+            ),
             None => {}
         },
         0 => errors.push(syn::Error::new(
@@ -72,7 +96,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         ReturnType::Type(_, ty) => match result_ok_type(ty) {
             Some(config_ty) => Some(config_ty),
             None => {
-                errors.at(ty, format!("expected `Result<YourConfig, E>`: `{EXPECTED}`"));
+                errors.at(
+                    ty,
+                    format!("expected `Result<YourConfig, E>`: `{EXPECTED}`"),
+                );
                 None
             }
         },
@@ -85,7 +112,25 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     if let Err(err) = errors.finish() {
-        return with_item(err, item);
+        // Still tell the plugin where its config comes from, so the mistake
+        // above is the only error (not also "no configuration source").
+        let fallback = config_ty.or_else(|| match &sig.output {
+            ReturnType::Type(_, ty) => guess_config_type(ty),
+            ReturnType::Default => None,
+        });
+        let mut out = with_item(err, item);
+        if let Some(config_ty) = fallback {
+            out.extend(quote! {
+                impl ::gateway_plugin::__private::ParseConfig for #config_ty {
+                    fn parse_config(
+                        _: &[u8],
+                    ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
+                        ::core::unreachable!()
+                    }
+                }
+            });
+        }
+        return out;
     }
     let Some(config_ty) = config_ty else {
         unreachable!("a missing config type is reported as an error")

@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Ident, Item, LitStr, Meta, Token};
+use syn::{Attribute, Item, LitStr, Meta, Token};
 
 struct Args {
     name: LitStr,
@@ -71,61 +71,57 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
 
 /// Whether the item derives serde's `Deserialize` (any path ending in it).
 fn derives_deserialize(attrs: &[Attribute]) -> bool {
-    attrs.iter().filter(|a| a.path().is_ident("derive")).any(|attr| {
-        attr.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
-            .map(|paths| {
-                paths
-                    .iter()
-                    .any(|p| p.segments.last().is_some_and(|s| s.ident == "Deserialize"))
-            })
-            .unwrap_or(false)
-    })
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .any(|attr| {
+            attr.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
+                .map(|paths| {
+                    paths
+                        .iter()
+                        .any(|p| p.segments.last().is_some_and(|s| s.ident == "Deserialize"))
+                })
+                .unwrap_or(false)
+        })
 }
 
 /// Whether the user already chose serde's crate path.
 fn has_serde_crate(attrs: &[Attribute]) -> bool {
-    attrs.iter().filter(|a| a.path().is_ident("serde")).any(|attr| {
-        let mut found = false;
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("crate") {
-                found = true;
-            }
-            // Skip the value of `key = value` entries we do not care about.
-            if meta.input.peek(Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                let _: TokenStream = meta.input.parse()?;
-            }
-            Ok(())
-        });
-        found
-    })
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .any(|attr| {
+            let mut found = false;
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("crate") {
+                    found = true;
+                }
+                // Skip the value of `key = value` entries we do not care about.
+                if meta.input.peek(Token![=]) {
+                    let _: syn::Expr = meta.value()?.parse()?;
+                } else if meta.input.peek(syn::token::Paren) {
+                    let _: TokenStream = meta.input.parse()?;
+                }
+                Ok(())
+            });
+            found
+        })
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = parse_args(args, &mut errors);
 
-    let parsed: Item = match syn::parse2(item.clone()) {
+    let mut parsed: Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
         Err(err) => {
             errors.push(err);
             return with_item(errors.finish().unwrap_err(), item);
         }
     };
-    let (ident, generics, attrs): (&Ident, &syn::Generics, &mut Vec<Attribute>);
-    let mut parsed = parsed;
-    match &mut parsed {
-        Item::Struct(s) => {
-            ident = &s.ident;
-            generics = &s.generics;
-            attrs = &mut s.attrs;
-        }
-        Item::Enum(e) => {
-            ident = &e.ident;
-            generics = &e.generics;
-            attrs = &mut e.attrs;
-        }
+    let (ident, generics, attrs) = match &mut parsed {
+        Item::Struct(s) => (s.ident.clone(), &s.generics, &mut s.attrs),
+        Item::Enum(e) => (e.ident.clone(), &e.generics, &mut e.attrs),
         Item::Fn(f) => {
             errors.at(
                 f.sig.fn_token,
@@ -140,6 +136,13 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             );
             return with_item(errors.finish().unwrap_err(), item);
         }
+    };
+    // serde's derive refers to `serde` by crate name; a plugin crate depends
+    // only on gateway-plugin, so point the derive at our re-export. Done
+    // before reporting argument errors, so they do not bring a second,
+    // unrelated "can't find crate for `serde`".
+    if derives_deserialize(attrs) && !has_serde_crate(attrs) {
+        attrs.push(syn::parse_quote!(#[serde(crate = "::gateway_plugin::__private::serde")]));
     }
     if !generics.params.is_empty() || generics.where_clause.is_some() {
         errors.at(
@@ -148,18 +151,11 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         );
     }
     if let Err(err) = errors.finish() {
-        return with_item(err, item);
+        return with_item(err, quote!(#parsed));
     }
     let Some(Args { name }) = args else {
         unreachable!("errors.finish() reports a missing name")
     };
-
-    // serde's derive refers to `serde` by crate name; a plugin crate depends
-    // only on gateway-plugin, so point the derive at our re-export.
-    if derives_deserialize(attrs) && !has_serde_crate(attrs) {
-        attrs.push(syn::parse_quote!(#[serde(crate = "::gateway_plugin::__private::serde")]));
-    }
-    let ident = ident.clone();
 
     quote! {
         #parsed

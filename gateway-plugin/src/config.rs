@@ -252,9 +252,11 @@ mod tests {
 
     impl ParseConfig for Parsed {
         fn parse_config(raw: &[u8]) -> Result<Self, ConfigError> {
-            from_parse_fn(raw, |json| match json.get("name").and_then(|v| v.as_str()) {
-                Some(name) => Ok(Parsed(name.to_string())),
-                None => Err("name is required"),
+            from_parse_fn(raw, |json| {
+                match json.get("name").and_then(|v| v.as_str()) {
+                    Some(name) => Ok(Parsed(name.to_string())),
+                    None => Err("name is required"),
+                }
             })
         }
     }
@@ -270,8 +272,8 @@ mod tests {
 
     #[test]
     fn nested_path_is_named() {
-        let err = __parse_config!(Nested, br#"{"rules": [{"name": "a", "port": 70000}]}"#)
-            .unwrap_err();
+        let err =
+            __parse_config!(Nested, br#"{"rules": [{"name": "a", "port": 70000}]}"#).unwrap_err();
         assert_eq!(err.path(), Some("rules[0].port"));
         assert!(err.reason().contains("70000"), "{err}");
     }
@@ -279,7 +281,10 @@ mod tests {
     #[test]
     fn missing_field_at_root_has_no_path() {
         let err = __parse_config!(Nested, b"{}").unwrap_err();
-        assert_eq!(err.to_string(), "invalid configuration: missing field `rules`");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: missing field `rules`"
+        );
     }
 
     #[test]
@@ -294,13 +299,20 @@ mod tests {
     #[test]
     fn empty_without_default_reads_as_empty_object() {
         let err = __parse_config!(Nested, b"  ").unwrap_err();
-        assert_eq!(err.to_string(), "invalid configuration: missing field `rules`");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: missing field `rules`"
+        );
     }
 
     #[test]
     fn not_json_is_refused() {
         let err = __parse_config!(MyConfig, b"{mockEnable").unwrap_err();
-        assert!(err.to_string().starts_with("invalid configuration: not valid JSON"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid configuration: not valid JSON"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -260,7 +260,11 @@ impl HttpContext {
 
     /// Resumes a request that a handler paused.
     pub fn resume_request(&mut self) {
-        warn_on_error("resume_request", "", host::continue_stream(StreamType::HttpRequest));
+        warn_on_error(
+            "resume_request",
+            "",
+            host::continue_stream(StreamType::HttpRequest),
+        );
     }
 
     /// Resumes a response that a handler paused.
@@ -332,7 +336,9 @@ impl HttpContext {
 
     /// The value of type `T` stored with [`set`](Self::set), if any.
     pub fn get<T: 'static>(&self) -> Option<&T> {
-        self.state.iter().find_map(|value| value.downcast_ref::<T>())
+        self.state
+            .iter()
+            .find_map(|value| value.downcast_ref::<T>())
     }
 
     /// The value of type `T`, mutably.

@@ -214,13 +214,7 @@ pub fn set_buffer(
     value: &[u8],
 ) -> Result<(), HostError> {
     check("proxy_set_buffer_bytes", unsafe {
-        proxy_set_buffer_bytes(
-            buffer_type as u32,
-            start,
-            size,
-            value.as_ptr(),
-            value.len(),
-        )
+        proxy_set_buffer_bytes(buffer_type as u32, start, size, value.as_ptr(), value.len())
     })
 }
 
@@ -251,10 +245,18 @@ pub fn get_map_value(map_type: MapType, key: &str) -> Result<Option<String>, Hos
     let mut data = null_mut();
     let mut size = 0;
     let status = unsafe {
-        proxy_get_header_map_value(map_type as u32, key.as_ptr(), key.len(), &mut data, &mut size)
+        proxy_get_header_map_value(
+            map_type as u32,
+            key.as_ptr(),
+            key.len(),
+            &mut data,
+            &mut size,
+        )
     };
     match status {
-        OK => Ok(Some(bytes_to_string(unsafe { take_host_bytes(data, size) }))),
+        OK => Ok(Some(bytes_to_string(unsafe {
+            take_host_bytes(data, size)
+        }))),
         NOT_FOUND => Ok(None),
         status => Err(HostError {
             call: "proxy_get_header_map_value",
@@ -302,8 +304,7 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
     let path = encode_property_path(path);
     let mut data = null_mut();
     let mut size = 0;
-    let status =
-        unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut data, &mut size) };
+    let status = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut data, &mut size) };
     match status {
         OK if data.is_null() => Ok(None),
         OK => Ok(Some(unsafe { take_host_bytes(data, size) })),
@@ -364,7 +365,10 @@ fn bytes_to_string(bytes: Vec<u8>) -> String {
 /// count, a `(key_len, value_len)` `u32` pair per entry, then each key and
 /// value followed by a NUL.
 pub fn encode_pairs(map: &[(&str, &str)]) -> Vec<u8> {
-    let size = 4 + map.iter().map(|(k, v)| k.len() + v.len() + 10).sum::<usize>();
+    let size = 4 + map
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 10)
+        .sum::<usize>();
     let mut bytes = Vec::with_capacity(size);
     bytes.extend_from_slice(&(map.len() as u32).to_le_bytes());
     for (key, value) in map {

@@ -112,8 +112,8 @@ pub use serde_json;
 /// Everything a plugin needs: `use gateway_plugin::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        on_request_body, on_request_headers, on_response_body, on_response_headers,
-        on_stream_done, parse_config, plugin, Action, ConfigError, HttpContext,
+        on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
+        parse_config, plugin, Action, ConfigError, HttpContext,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};
@@ -127,8 +127,8 @@ pub mod __private {
     pub use crate::config::ParseConfig;
     pub use crate::plugin;
     pub use crate::plugin::{
-        assert_plugin, start, BodyFn, Handlers, HeadersFn, OnRequestBody, OnRequestHeaders, OnResponseBody,
-        OnResponseHeaders, OnStreamDone, Plugin,
+        assert_plugin, start, BodyFn, Handlers, HeadersFn, OnRequestBody, OnRequestHeaders,
+        OnResponseBody, OnResponseHeaders, OnStreamDone, Plugin,
     };
     pub use crate::{__handlers as handlers, __parse_config as parse_config};
     pub use proxy_wasm;

@@ -44,26 +44,34 @@ pub struct Handlers<C> {
     pub stream_done: Option<HeadersFn<C>>,
 }
 
-macro_rules! phase_traits {
-    ($($(#[$doc:meta])* $trait:ident : $fn_ty:ident;)*) => {$(
-        $(#[$doc])*
-        pub trait $trait: Plugin {
-            const HANDLER: $fn_ty<Self>;
-        }
-    )*};
+/// Implemented by `#[on_request_headers]`.
+pub trait OnRequestHeaders: Plugin {
+    /// The handler.
+    const HANDLER: HeadersFn<Self>;
 }
 
-phase_traits! {
-    /// Implemented by `#[on_request_headers]`.
-    OnRequestHeaders: HeadersFn;
-    /// Implemented by `#[on_request_body]`.
-    OnRequestBody: BodyFn;
-    /// Implemented by `#[on_response_headers]`.
-    OnResponseHeaders: HeadersFn;
-    /// Implemented by `#[on_response_body]`.
-    OnResponseBody: BodyFn;
-    /// Implemented by `#[on_stream_done]`.
-    OnStreamDone: HeadersFn;
+/// Implemented by `#[on_request_body]`.
+pub trait OnRequestBody: Plugin {
+    /// The handler.
+    const HANDLER: BodyFn<Self>;
+}
+
+/// Implemented by `#[on_response_headers]`.
+pub trait OnResponseHeaders: Plugin {
+    /// The handler.
+    const HANDLER: HeadersFn<Self>;
+}
+
+/// Implemented by `#[on_response_body]`.
+pub trait OnResponseBody: Plugin {
+    /// The handler.
+    const HANDLER: BodyFn<Self>;
+}
+
+/// Implemented by `#[on_stream_done]`.
+pub trait OnStreamDone: Plugin {
+    /// The handler.
+    const HANDLER: HeadersFn<Self>;
 }
 
 /// The compile-time handler lookup behind `__handlers!`: an impl on `&Probe`
@@ -95,11 +103,41 @@ pub mod probe {
         };
     }
 
-    probe!(HasRequestHeaders, NoRequestHeaders, OnRequestHeaders, request_headers, HeadersFn);
-    probe!(HasRequestBody, NoRequestBody, OnRequestBody, request_body, BodyFn);
-    probe!(HasResponseHeaders, NoResponseHeaders, OnResponseHeaders, response_headers, HeadersFn);
-    probe!(HasResponseBody, NoResponseBody, OnResponseBody, response_body, BodyFn);
-    probe!(HasStreamDone, NoStreamDone, OnStreamDone, stream_done, HeadersFn);
+    probe!(
+        HasRequestHeaders,
+        NoRequestHeaders,
+        OnRequestHeaders,
+        request_headers,
+        HeadersFn
+    );
+    probe!(
+        HasRequestBody,
+        NoRequestBody,
+        OnRequestBody,
+        request_body,
+        BodyFn
+    );
+    probe!(
+        HasResponseHeaders,
+        NoResponseHeaders,
+        OnResponseHeaders,
+        response_headers,
+        HeadersFn
+    );
+    probe!(
+        HasResponseBody,
+        NoResponseBody,
+        OnResponseBody,
+        response_body,
+        BodyFn
+    );
+    probe!(
+        HasStreamDone,
+        NoStreamDone,
+        OnStreamDone,
+        stream_done,
+        HeadersFn
+    );
 }
 
 /// The [`Handlers`] of a concrete config type.

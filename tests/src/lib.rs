@@ -29,7 +29,10 @@ pub fn workspace_root() -> PathBuf {
 /// of the `cargo test` that runs us), and returns the `.wasm` of `example`.
 pub fn plugin_wasm(example: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(build_examples).as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let dir = BUILT
+        .get_or_init(build_examples)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"));
     let path = dir.join(format!("{}.wasm", example.replace('-', "_")));
     assert!(path.exists(), "no plugin built at {}", path.display());
     path
@@ -123,7 +126,8 @@ pub struct EchoBackend {
 
 impl EchoBackend {
     pub fn start() -> EchoBackend {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("start the echo backend"));
+        let server =
+            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("start the echo backend"));
         let port = server.server_addr().to_ip().expect("ip listener").port();
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicU64::new(0));
@@ -338,7 +342,13 @@ impl Envoy {
         let mut cmd = Command::new(envoy_binary());
         cmd.arg("-c")
             .arg(&config_path)
-            .args(["--concurrency", "1", "--disable-hot-restart", "-l", "warning"])
+            .args([
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "-l",
+                "warning",
+            ])
             .arg("--component-log-level")
             .arg(format!("wasm:{}", config.wasm_log_level))
             .stdin(Stdio::null())
@@ -365,7 +375,12 @@ impl Envoy {
                     log: envoy.log(),
                 });
             }
-            if let Ok(resp) = request("GET", &format!("http://127.0.0.1:{admin_port}/ready"), &[], b"") {
+            if let Ok(resp) = request(
+                "GET",
+                &format!("http://127.0.0.1:{admin_port}/ready"),
+                &[],
+                b"",
+            ) {
                 if resp.status == 200 {
                     return Ok(envoy);
                 }

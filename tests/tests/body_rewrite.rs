@@ -28,11 +28,15 @@ fn rewrites_the_request_body_and_checks_the_response_body() {
 
     assert_eq!(resp.status, 200, "{}", resp.text());
     let echo = resp.json();
-    let seen_body: serde_json::Value = serde_json::from_str(echo["body"].as_str().unwrap()).unwrap();
+    let seen_body: serde_json::Value =
+        serde_json::from_str(echo["body"].as_str().unwrap()).unwrap();
     assert_eq!(seen_body, json!({"a": 1, "added": {"x": true}}));
     // The body changed length: the stale content-length was dropped and the
     // body travelled chunked, whole.
-    assert!(echo["headers"].get("content-length").is_none(), "backend saw {echo}");
+    assert!(
+        echo["headers"].get("content-length").is_none(),
+        "backend saw {echo}"
+    );
     assert_eq!(echo["headers"]["transfer-encoding"], "chunked");
     // Response phases: a header from the headers handler, and the body
     // handler's check of the body (the echo contains "added").
@@ -76,7 +80,11 @@ fn log_lines_carry_the_plugin_name_at_the_hosts_level() {
         .unwrap_or_else(|| panic!("no stream-done line in:\n{}", envoy.log()));
     assert!(line.contains("[info]"), "{line}");
     // The debug line is below the host's level: filtered out.
-    assert!(!envoy.log().contains("[body-rewrite] request body:"), "{}", envoy.log());
+    assert!(
+        !envoy.log().contains("[body-rewrite] request body:"),
+        "{}",
+        envoy.log()
+    );
 }
 
 #[test]
@@ -101,7 +109,9 @@ fn warnings_only_host_drops_info_lines() {
     get(&envoy.url("/"));
     std::thread::sleep(std::time::Duration::from_millis(300));
 
-    assert!(!envoy.log().contains("[body-rewrite] done:"), "{}", envoy.log());
+    assert!(
+        !envoy.log().contains("[body-rewrite] done:"),
+        "{}",
+        envoy.log()
+    );
 }
-
-

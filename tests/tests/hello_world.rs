@@ -26,7 +26,9 @@ fn refuses_a_configuration_it_does_not_take() {
 
     let failed = result.err().expect("Envoy must refuse the configuration");
     assert!(
-        failed.log.contains("[hello-world] invalid configuration: this plugin takes no configuration"),
+        failed
+            .log
+            .contains("[hello-world] invalid configuration: this plugin takes no configuration"),
         "log was:\n{}",
         failed.log
     );

@@ -6,8 +6,9 @@ use serde_json::json;
 #[test]
 fn adds_the_hello_header_on_the_way_to_the_backend() {
     let backend = EchoBackend::start();
-    let envoy = Envoy::start(EnvoyConfig::new("my-plugin", backend.port()).configuration(json!({})))
-        .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    let envoy =
+        Envoy::start(EnvoyConfig::new("my-plugin", backend.port()).configuration(json!({})))
+            .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
 
     let resp = get(&envoy.url("/some/path?q=1"));
 
@@ -62,7 +63,9 @@ fn bad_configuration_is_refused_with_field_and_reason_in_the_log() {
         failed.log
     );
     assert!(
-        failed.log.contains("Unable to create Wasm plugin my-plugin"),
+        failed
+            .log
+            .contains("Unable to create Wasm plugin my-plugin"),
         "log was:\n{}",
         failed.log
     );

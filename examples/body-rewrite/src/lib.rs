@@ -48,7 +48,11 @@ fn on_request_body(ctx: &mut HttpContext, config: &BodyRewrite, body: &[u8]) -> 
     let mut json: Value = match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => Value::Object(map),
         Ok(_) | Err(_) => {
-            return ctx.send_response(400, &[("content-type", "text/plain")], b"body must be a JSON object");
+            return ctx.send_response(
+                400,
+                &[("content-type", "text/plain")],
+                b"body must be a JSON object",
+            );
         }
     };
     json[config.field.as_str()] = config.value.clone();

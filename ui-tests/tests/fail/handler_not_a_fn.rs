@@ -1,0 +1,6 @@
+use gateway_plugin::prelude::*;
+
+#[on_request_headers]
+struct NotAFunction;
+
+fn main() {}
