@@ -85,3 +85,39 @@ fn large_bodies_pass_untouched_without_a_body_handler() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.json()["body_len"], body.len());
 }
+
+#[test]
+fn phases_without_a_handler_make_no_host_call() {
+    // my-plugin has only a request-headers handler. Envoy's wasm trace log
+    // shows every call between host and VM: the other phases must return
+    // Continue (0) without calling the host.
+    let backend = EchoBackend::start();
+    let envoy = Envoy::start(EnvoyConfig::new("my-plugin", backend.port()).wasm_log_level("trace"))
+        .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    request("POST", &envoy.url("/"), &[], b"a body").unwrap();
+    envoy
+        .wait_for_log("proxy_on_log")
+        .expect("the stream finished");
+
+    let log = envoy.log();
+    let calls: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("] [").map(|(_, rest)| rest))
+        .filter(|l| l.contains("host->vm]") || l.contains("vm->host]") || l.contains("host<-vm]"))
+        .collect();
+    for phase in [
+        "proxy_on_request_body",
+        "proxy_on_response_headers",
+        "proxy_on_response_body",
+    ] {
+        let start = calls
+            .iter()
+            .position(|l| l.contains(&format!("[host->vm] {phase}(")))
+            .unwrap_or_else(|| panic!("{phase} was not called:\n{}", calls.join("\n")));
+        assert!(
+            calls[start + 1].contains(&format!("[host<-vm] {phase} return: 0")),
+            "{phase} made host calls or did not continue:\n{}",
+            calls[start..(start + 4).min(calls.len())].join("\n")
+        );
+    }
+}
