@@ -79,6 +79,7 @@ fn is_u8_slice(ty: &Type) -> bool {
 struct Handler {
     config_ty: Type,
     returns_action: bool,
+    is_async: bool,
 }
 
 fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<Handler> {
@@ -86,17 +87,30 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
     let attr = phase.attr();
     let expected = phase.expected_signature();
 
-    if let Some(asyncness) = sig.asyncness {
-        errors.at(
-            asyncness,
-            format!("`#[{attr}]` handlers are plain functions in this version; remove `async`"),
-        );
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.at(
-            &sig.generics,
-            format!("a `#[{attr}]` handler cannot be generic: it is called with the plugin's one config type"),
-        );
+    let shape = if sig.asyncness.is_some() {
+        "async fn"
+    } else {
+        "fn"
+    };
+
+    let generic = !sig.generics.params.is_empty() || sig.generics.where_clause.is_some();
+    if generic {
+        let message = if sig.generics.lifetimes().next().is_some() {
+            format!(
+                "a `#[{attr}]` handler cannot have lifetime parameters: it borrows only \
+                 `ctx`{}, which the framework keeps alive for as long as it runs",
+                if phase.has_body() {
+                    ", `config` and `body`"
+                } else {
+                    " and `config`"
+                }
+            )
+        } else {
+            format!(
+                "a `#[{attr}]` handler cannot be generic: it is called with the plugin's one config type"
+            )
+        };
+        errors.at(&sig.generics, message);
     }
     if let Some(constness) = sig.constness {
         errors.at(
@@ -131,7 +145,7 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
         errors.push(syn::Error::new(
             span,
             format!(
-                "this `#[{attr}]` handler takes {} argument{}, expected {want}: `fn {}{expected}`",
+                "this `#[{attr}]` handler takes {} argument{}, expected {want}: `{shape} {}{expected}`",
                 inputs.len(),
                 if inputs.len() == 1 { "" } else { "s" },
                 sig.ident
@@ -142,7 +156,7 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
         errors.at(
             extra,
             format!(
-                "unexpected argument: a `#[{attr}]` handler is `fn {}{expected}`",
+                "unexpected argument: a `#[{attr}]` handler is `{shape} {}{expected}`",
                 sig.ident
             ),
         );
@@ -160,6 +174,18 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
             }
             FnArg::Typed(pat) => &*pat.ty,
         };
+        // (Lifetimes declared on a generic handler are reported once, above.)
+        if let (Type::Reference(r), false) = (ty, generic) {
+            if let Some(lifetime) = r.lifetime.as_ref().filter(|l| l.ident != "_") {
+                let name = ["ctx", "config", "body"][index];
+                errors.at(
+                    lifetime,
+                    format!(
+                        "remove `{lifetime}`: `{name}` is lent to the handler for as long as it runs, no longer"
+                    ),
+                );
+            }
+        }
         match index {
             0 => match ty {
                 Type::Reference(r)
@@ -195,7 +221,7 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
             errors.push(syn::Error::new(
                 span,
                 format!(
-                    "a `#[{attr}]` handler must return `Action`: `fn {}{expected}`",
+                    "a `#[{attr}]` handler must return `Action`: `{shape} {}{expected}`",
                     sig.ident
                 ),
             ));
@@ -215,6 +241,7 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
     config_ty.map(|config_ty| Handler {
         config_ty,
         returns_action,
+        is_async: sig.asyncness.is_some(),
     })
 }
 
@@ -244,6 +271,7 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
     let Some(Handler {
         config_ty,
         returns_action,
+        is_async,
     }) = handler
     else {
         unreachable!("a signature without a config type is reported as an error")
@@ -251,31 +279,53 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
 
     let trait_name = phase.trait_name();
     let fn_ident = &func.sig.ident;
-    let fn_ty = if phase.has_body() {
-        quote!(BodyFn)
+    let private = quote!(::gateway_plugin::__private);
+    let (handler_ty, body_arg, body_param) = if phase.has_body() {
+        (quote!(BodyHandler), quote!(, &body), quote!(, body))
     } else {
-        quote!(HeadersFn)
+        (quote!(HeadersHandler), quote!(), quote!())
     };
-    // The value's span is the function name, so a type mismatch the syntax
-    // checks above could not see points at the handler.
-    let value = if returns_action {
-        quote_spanned!(fn_ident.span()=> #fn_ident)
-    } else {
-        quote_spanned! {fn_ident.span()=> {
-            fn __stream_done(
-                ctx: &mut ::gateway_plugin::HttpContext,
-                config: &#config_ty,
-            ) -> ::gateway_plugin::Action {
-                #fn_ident(ctx, config);
-                ::gateway_plugin::Action::Continue
-            }
-            __stream_done
-        }}
+    // Spans are the function name's, so a type mismatch the syntax checks
+    // above could not see points at the handler.
+    let value = match (is_async, returns_action) {
+        (false, true) => quote_spanned! {fn_ident.span()=>
+            #private::#handler_ty::Sync(#fn_ident)
+        },
+        (false, false) => quote_spanned! {fn_ident.span()=>
+            #private::#handler_ty::Sync({
+                fn __no_action(
+                    ctx: &mut ::gateway_plugin::HttpContext,
+                    config: &#config_ty,
+                ) -> ::gateway_plugin::Action {
+                    #fn_ident(ctx, config);
+                    ::gateway_plugin::Action::Continue
+                }
+                __no_action
+            })
+        },
+        // The task owns the context and an `Rc` of the config, so the
+        // handler's future, which borrows them, is `'static`.
+        (true, true) => quote_spanned! {fn_ident.span()=>
+            #private::#handler_ty::Async(|mut ctx, config #body_param| {
+                #private::boxed_task(async move {
+                    let action = #fn_ident(&mut ctx, &config #body_arg).await;
+                    (ctx, action)
+                })
+            })
+        },
+        (true, false) => quote_spanned! {fn_ident.span()=>
+            #private::#handler_ty::Async(|mut ctx, config #body_param| {
+                #private::boxed_task(async move {
+                    #fn_ident(&mut ctx, &config #body_arg).await;
+                    (ctx, ::gateway_plugin::Action::Continue)
+                })
+            })
+        },
     };
     // Spanned at the config type: "not a plugin configuration type" points there.
     let imp = quote_spanned! {config_ty.span()=>
-        impl ::gateway_plugin::__private::#trait_name for #config_ty {
-            const HANDLER: ::gateway_plugin::__private::#fn_ty<Self> = #value;
+        impl #private::#trait_name for #config_ty {
+            const HANDLER: #private::#handler_ty<Self> = #value;
         }
     };
     quote! {

@@ -167,6 +167,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
                 ::gateway_plugin::__private::parse_config!(Self, raw)
             }
+            #[inline(always)]
             fn handlers() -> ::gateway_plugin::__private::Handlers<Self> {
                 ::gateway_plugin::__private::handlers!(Self)
             }

@@ -140,6 +140,7 @@ pub mod probe {
 
     impl<C> Probe<C> {
         #[allow(clippy::new_without_default)]
+        #[inline(always)]
         pub fn new() -> Self {
             Probe(PhantomData)
         }

@@ -60,7 +60,7 @@ const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 
 /// Which stream `proxy_continue_stream` resumes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum StreamType {
     HttpRequest = 0,
@@ -126,6 +126,7 @@ extern "C" {
         value_size: usize,
     ) -> u32;
     fn proxy_continue_stream(stream_type: u32) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -331,6 +332,13 @@ pub(crate) fn continue_stream(stream: StreamType) -> Result<(), HostError> {
     })
 }
 
+/// Makes later host calls of this callback act on `context_id`.
+pub(crate) fn set_effective_context(context_id: u32) -> Result<(), HostError> {
+    check("proxy_set_effective_context", unsafe {
+        proxy_set_effective_context(context_id)
+    })
+}
+
 /// Answers the downstream client directly (`grpc_status` -1: not gRPC).
 pub fn send_local_response(
     status_code: u32,
@@ -479,5 +487,29 @@ mod tests {
             err.to_string(),
             "proxy_add_header_map_value failed with status 2 (BadArgument)"
         );
+    }
+}
+
+/// Native unit tests link this crate without a proxy-wasm host: every host
+/// call answers `Unimplemented` (12), which the code above turns into errors.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod unit_test_host {
+    const UNIMPLEMENTED: u32 = 12;
+
+    macro_rules! unimplemented_host_calls {
+        ($($name:ident($($arg:ty),*);)*) => {$(
+            #[no_mangle]
+            extern "C" fn $name($(_: $arg),*) -> u32 {
+                UNIMPLEMENTED
+            }
+        )*};
+    }
+
+    unimplemented_host_calls! {
+        proxy_get_buffer_bytes(u32, usize, usize, *mut *mut u8, *mut usize);
+        proxy_continue_stream(u32);
+        proxy_set_effective_context(u32);
+        proxy_get_header_map_pairs(u32, *mut *mut u8, *mut usize);
+        proxy_http_call(*const u8, usize, *const u8, usize, *const u8, usize, *const u8, usize, u32, *mut u32);
     }
 }

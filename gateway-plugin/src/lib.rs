@@ -39,15 +39,20 @@
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod config;
 mod context;
+mod executor;
 pub mod host;
+mod http_client;
 mod logger;
 #[doc(hidden)]
 pub mod plugin;
 
 pub use config::ConfigError;
 pub use context::HttpContext;
+pub use executor::live_counts;
+pub use http_client::{HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_TIMEOUT};
 pub use proxy_wasm::types::Action;
 
 /// Marks the plugin's configuration type and generates the plugin.
@@ -104,6 +109,7 @@ pub use gateway_plugin_macros::on_stream_done;
 /// error is logged as `[my-plugin] invalid configuration: <error>`.
 pub use gateway_plugin_macros::parse_config;
 
+pub use futures_lite;
 pub use log;
 pub use proxy_wasm;
 pub use serde;
@@ -111,13 +117,23 @@ pub use serde_json;
 
 /// Everything a plugin needs: `use gateway_plugin::prelude::*;`.
 pub mod prelude {
+    pub use crate::cluster::{
+        Cluster, ConsulCluster, DnsCluster, FqdnCluster, K8sCluster, NacosCluster, RouteCluster,
+        StaticIpCluster, TargetCluster,
+    };
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
-        parse_config, plugin, Action, ConfigError, HttpContext,
+        parse_config, plugin, Action, ConfigError, HttpCallError, HttpClient, HttpContext,
+        HttpResponse,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};
     pub use serde::Deserialize;
+    // So `#[parse_config] fn parse(json: &serde_json::Value)` reads as in the
+    // docs without a `serde_json` dependency.
+    pub use serde_json;
+    // Several callouts at once: `future::zip(a.get(..), b.get(..)).await`.
+    pub use futures_lite::future;
 }
 
 /// What generated code calls. Not public API: no stability promise.
@@ -125,10 +141,11 @@ pub mod prelude {
 pub mod __private {
     pub use crate::config;
     pub use crate::config::ParseConfig;
+    pub use crate::executor::boxed_task;
     pub use crate::plugin;
     pub use crate::plugin::{
-        assert_plugin, start, BodyFn, Handlers, HeadersFn, OnRequestBody, OnRequestHeaders,
-        OnResponseBody, OnResponseHeaders, OnStreamDone, Plugin,
+        assert_plugin, start, BodyHandler, Handlers, HeadersHandler, OnRequestBody,
+        OnRequestHeaders, OnResponseBody, OnResponseHeaders, OnStreamDone, Plugin,
     };
     pub use crate::{__handlers as handlers, __parse_config as parse_config};
     pub use proxy_wasm;

@@ -6,19 +6,59 @@
 //! compile time which phases have a handler (`__handlers!`), so a phase
 //! without one answers `Continue` with no host call and no allocation, and
 //! a plugin without body handlers never asks the gateway to buffer a body.
+//!
+//! A handler is sync (called in place) or async (a task for the executor).
+//! While a stream's task waits, the task owns the stream's [`HttpContext`]
+//! and gives it back through a shared slot when it completes.
 
 use crate::config::ConfigError;
 use crate::context::HttpContext;
-use crate::host::{self, BufferType, MapType};
+use crate::executor::{self, ContextSlot, TaskFuture};
+use crate::host::{self, BufferType, MapType, StreamType};
 use crate::logger;
 use proxy_wasm::traits::{Context, HttpContext as SdkHttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-/// A headers-phase or stream-done handler.
+/// A sync headers-phase or stream-done handler.
 pub type HeadersFn<C> = fn(&mut HttpContext, &C) -> Action;
-/// A body-phase handler, called once with the whole body.
+/// A sync body-phase handler, called once with the whole body.
 pub type BodyFn<C> = fn(&mut HttpContext, &C, &[u8]) -> Action;
+/// An async headers-phase handler, wrapped so that its future owns what it borrows.
+pub type AsyncHeadersFn<C> = fn(HttpContext, Rc<C>) -> TaskFuture;
+/// An async body-phase handler, wrapped likewise.
+pub type AsyncBodyFn<C> = fn(HttpContext, Rc<C>, Vec<u8>) -> TaskFuture;
+
+/// A headers-phase (or stream-done) handler, sync or async.
+pub enum HeadersHandler<C> {
+    /// `fn(..) -> Action`
+    Sync(HeadersFn<C>),
+    /// `async fn(..) -> Action`
+    Async(AsyncHeadersFn<C>),
+}
+
+/// A body-phase handler, sync or async.
+pub enum BodyHandler<C> {
+    /// `fn(..) -> Action`
+    Sync(BodyFn<C>),
+    /// `async fn(..) -> Action`
+    Async(AsyncBodyFn<C>),
+}
+
+// Derived Clone/Copy would require `C: Copy`.
+impl<C> Clone for HeadersHandler<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for HeadersHandler<C> {}
+impl<C> Clone for BodyHandler<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for BodyHandler<C> {}
 
 /// A plugin: its config type, marked with `#[plugin(name = "...")]`.
 #[diagnostic::on_unimplemented(
@@ -36,42 +76,56 @@ pub trait Plugin: Sized + 'static {
 }
 
 /// The handlers of a plugin, one optional slot per phase.
+#[allow(missing_docs)]
 pub struct Handlers<C> {
-    pub request_headers: Option<HeadersFn<C>>,
-    pub request_body: Option<BodyFn<C>>,
-    pub response_headers: Option<HeadersFn<C>>,
-    pub response_body: Option<BodyFn<C>>,
-    pub stream_done: Option<HeadersFn<C>>,
+    pub request_headers: Option<HeadersHandler<C>>,
+    pub request_body: Option<BodyHandler<C>>,
+    pub response_headers: Option<HeadersHandler<C>>,
+    pub response_body: Option<BodyHandler<C>>,
+    pub stream_done: Option<HeadersHandler<C>>,
+}
+
+impl<C> Handlers<C> {
+    /// Whether any handler is async. Constant per plugin, so the executor's
+    /// code is compiled out of plugins that do not need it.
+    #[inline(always)]
+    pub fn any_async(&self) -> bool {
+        matches!(self.request_headers, Some(HeadersHandler::Async(_)))
+            || matches!(self.request_body, Some(BodyHandler::Async(_)))
+            || matches!(self.response_headers, Some(HeadersHandler::Async(_)))
+            || matches!(self.response_body, Some(BodyHandler::Async(_)))
+            || matches!(self.stream_done, Some(HeadersHandler::Async(_)))
+    }
 }
 
 /// Implemented by `#[on_request_headers]`.
 pub trait OnRequestHeaders: Plugin {
     /// The handler.
-    const HANDLER: HeadersFn<Self>;
+    const HANDLER: HeadersHandler<Self>;
 }
 
 /// Implemented by `#[on_request_body]`.
 pub trait OnRequestBody: Plugin {
     /// The handler.
-    const HANDLER: BodyFn<Self>;
+    const HANDLER: BodyHandler<Self>;
 }
 
 /// Implemented by `#[on_response_headers]`.
 pub trait OnResponseHeaders: Plugin {
     /// The handler.
-    const HANDLER: HeadersFn<Self>;
+    const HANDLER: HeadersHandler<Self>;
 }
 
 /// Implemented by `#[on_response_body]`.
 pub trait OnResponseBody: Plugin {
     /// The handler.
-    const HANDLER: BodyFn<Self>;
+    const HANDLER: BodyHandler<Self>;
 }
 
 /// Implemented by `#[on_stream_done]`.
 pub trait OnStreamDone: Plugin {
     /// The handler.
-    const HANDLER: HeadersFn<Self>;
+    const HANDLER: HeadersHandler<Self>;
 }
 
 /// The compile-time handler lookup behind `__handlers!`: an impl on `&Probe`
@@ -88,6 +142,7 @@ pub mod probe {
                 fn $method(&self) -> Option<$fn_ty<C>>;
             }
             impl<C: $trait> $has<C> for &Probe<C> {
+                #[inline(always)]
                 fn $method(&self) -> Option<$fn_ty<C>> {
                     Some(C::HANDLER)
                 }
@@ -96,6 +151,7 @@ pub mod probe {
                 fn $method(&self) -> Option<$fn_ty<C>>;
             }
             impl<C> $none<C> for Probe<C> {
+                #[inline(always)]
                 fn $method(&self) -> Option<$fn_ty<C>> {
                     None
                 }
@@ -108,35 +164,35 @@ pub mod probe {
         NoRequestHeaders,
         OnRequestHeaders,
         request_headers,
-        HeadersFn
+        HeadersHandler
     );
     probe!(
         HasRequestBody,
         NoRequestBody,
         OnRequestBody,
         request_body,
-        BodyFn
+        BodyHandler
     );
     probe!(
         HasResponseHeaders,
         NoResponseHeaders,
         OnResponseHeaders,
         response_headers,
-        HeadersFn
+        HeadersHandler
     );
     probe!(
         HasResponseBody,
         NoResponseBody,
         OnResponseBody,
         response_body,
-        BodyFn
+        BodyHandler
     );
     probe!(
         HasStreamDone,
         NoStreamDone,
         OnStreamDone,
         stream_done,
-        HeadersFn
+        HeadersHandler
     );
 }
 
@@ -169,13 +225,13 @@ pub fn start<P: Plugin>() {
 
 /// The plugin's root context: parses the configuration, creates streams.
 pub struct Root<P: Plugin> {
-    #[allow(dead_code)]
     context_id: u32,
     config: Option<Rc<P>>,
 }
 
 impl<P: Plugin> Root<P> {
     fn new(context_id: u32) -> Self {
+        executor::set_root(context_id);
         Root {
             context_id,
             config: None,
@@ -183,7 +239,23 @@ impl<P: Plugin> Root<P> {
     }
 }
 
-impl<P: Plugin> Context for Root<P> {}
+impl<P: Plugin> Context for Root<P> {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        body_size: usize,
+        num_trailers: usize,
+    ) {
+        if !P::handlers().any_async() {
+            return;
+        }
+        let root = self.context_id;
+        executor::in_root_callback(|| {
+            executor::on_http_call_response(root, token_id, num_headers, body_size, num_trailers)
+        });
+    }
+}
 
 impl<P: Plugin> RootContext for Root<P> {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -220,9 +292,17 @@ impl<P: Plugin> RootContext for Root<P> {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn SdkHttpContext>> {
         Some(Box::new(Stream::<P> {
+            context_id,
             config: self.config.clone(),
-            ctx: HttpContext::new(context_id),
+            ctx: Some(HttpContext::new(context_id)),
+            slot: None,
         }))
+    }
+
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        if queue_id == executor::SDK_ROOT_MARKER_QUEUE {
+            // Not a queue: the executor pointing the SDK at this root.
+        }
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -232,12 +312,50 @@ impl<P: Plugin> RootContext for Root<P> {
 
 /// One HTTP stream: holds the [`HttpContext`] its handlers share.
 pub struct Stream<P: Plugin> {
+    context_id: u32,
     // None only if the host opens a stream on a root it never configured.
     config: Option<Rc<P>>,
-    ctx: HttpContext,
+    // None while a task holds the context.
+    ctx: Option<HttpContext>,
+    // Where tasks give the context back; made on the first async handler.
+    slot: Option<ContextSlot>,
 }
 
 impl<P: Plugin> Stream<P> {
+    /// The context, if no task holds it (taking it back from the slot if a
+    /// task has finished).
+    fn context(&mut self) -> Option<&mut HttpContext> {
+        if self.ctx.is_none() {
+            self.ctx = self.slot.as_ref().and_then(|slot| slot.borrow_mut().take());
+        }
+        self.ctx.as_mut()
+    }
+
+    fn slot(&mut self) -> ContextSlot {
+        self.slot
+            .get_or_insert_with(|| Rc::new(RefCell::new(None)))
+            .clone()
+    }
+
+    /// Hands the context to an async handler's task and polls it once.
+    fn spawn(
+        &mut self,
+        make: impl FnOnce(HttpContext) -> TaskFuture,
+        resume: Option<StreamType>,
+    ) -> Action {
+        let Some(ctx) = self.ctx.take() else {
+            return Action::Pause;
+        };
+        let slot = self.slot();
+        match executor::spawn(self.context_id, make(ctx), slot, resume) {
+            Some(action) => {
+                self.context();
+                action
+            }
+            None => Action::Pause,
+        }
+    }
+
     /// Runs a headers handler. With a body handler still to come for this
     /// direction, `content-length` is removed: the headers go on now (they
     /// cannot wait for the body: Envoy turns a header pause into a full stop
@@ -245,30 +363,42 @@ impl<P: Plugin> Stream<P> {
     /// body's length. The body then travels chunked.
     fn headers_phase(
         &mut self,
-        handler: Option<HeadersFn<P>>,
+        handler: Option<HeadersHandler<P>>,
         body_handler_follows: bool,
         end_of_stream: bool,
         direction: Direction,
     ) -> Action {
-        let Some(config) = &self.config else {
+        let Some(config) = self.config.clone() else {
             return Action::Continue;
         };
-        let action = match handler {
-            Some(handler) => handler(&mut self.ctx, config),
-            None => Action::Continue,
-        };
-        if body_handler_follows && !end_of_stream && !self.ctx.has_responded() {
+        if self.context().is_none() {
+            log::warn!(
+                "{} headers arrived while a handler is still waiting",
+                direction.name()
+            );
+            return Action::Pause;
+        }
+        if body_handler_follows && !end_of_stream {
             if let Err(err) = host::remove_map_value(direction.headers(), "content-length") {
                 log::warn!("cannot remove content-length: {err}");
             }
         }
-        action
+        match handler {
+            None => Action::Continue,
+            Some(HeadersHandler::Sync(handler)) => match self.context() {
+                Some(ctx) => handler(ctx, &config),
+                None => Action::Continue,
+            },
+            Some(HeadersHandler::Async(handler)) => {
+                self.spawn(|ctx| handler(ctx, config), Some(direction.stream()))
+            }
+        }
     }
 
     /// Buffers a body until its end, then runs the body handler once with it.
     fn body_phase(
         &mut self,
-        handler: BodyFn<P>,
+        handler: BodyHandler<P>,
         body_size: usize,
         end_of_stream: bool,
         direction: Direction,
@@ -277,10 +407,17 @@ impl<P: Plugin> Stream<P> {
             // Pause on a body chunk = StopIterationAndBuffer.
             return Action::Pause;
         }
-        let Some(config) = &self.config else {
+        let Some(config) = self.config.clone() else {
             return Action::Continue;
         };
-        if self.ctx.has_responded() {
+        let Some(ctx) = self.context() else {
+            log::warn!(
+                "the {} body arrived while a handler is still waiting",
+                direction.name()
+            );
+            return Action::Pause;
+        };
+        if ctx.has_responded() {
             return Action::Continue;
         }
         let body = match host::get_buffer(direction.buffer(), 0, body_size) {
@@ -290,8 +427,30 @@ impl<P: Plugin> Stream<P> {
                 return Action::Continue;
             }
         };
-        direction.set_body_len(&mut self.ctx, body.len());
-        handler(&mut self.ctx, config, &body)
+        direction.set_body_len(ctx, body.len());
+        match handler {
+            BodyHandler::Sync(handler) => handler(ctx, &config, &body),
+            BodyHandler::Async(handler) => {
+                self.spawn(|ctx| handler(ctx, config, body), Some(direction.stream()))
+            }
+        }
+    }
+}
+
+impl<P: Plugin> Drop for Stream<P> {
+    fn drop(&mut self) {
+        if !P::handlers().any_async() {
+            return;
+        }
+        // The client is gone: a task still waiting will never be resumed.
+        executor::cancel(self.context_id);
+        if log::log_enabled!(log::Level::Debug) {
+            let (tasks, callouts) = executor::live_counts();
+            log::debug!(
+                "stream {} ended; live tasks: {tasks}, live callouts: {callouts}",
+                self.context_id
+            );
+        }
     }
 }
 
@@ -320,6 +479,12 @@ impl Direction {
             Direction::Response => "response",
         }
     }
+    fn stream(self) -> StreamType {
+        match self {
+            Direction::Request => StreamType::HttpRequest,
+            Direction::Response => StreamType::HttpResponse,
+        }
+    }
     fn set_body_len(self, ctx: &mut HttpContext, len: usize) {
         match self {
             Direction::Request => ctx.request_body_len = len,
@@ -328,7 +493,28 @@ impl Direction {
     }
 }
 
-impl<P: Plugin> Context for Stream<P> {}
+impl<P: Plugin> Context for Stream<P> {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        body_size: usize,
+        num_trailers: usize,
+    ) {
+        // Callouts are recorded against the root, so answers arrive there;
+        // this is only a fallback for hosts that route them otherwise.
+        if !P::handlers().any_async() {
+            return;
+        }
+        executor::on_http_call_response(
+            self.context_id,
+            token_id,
+            num_headers,
+            body_size,
+            num_trailers,
+        );
+    }
+}
 
 impl<P: Plugin> SdkHttpContext for Stream<P> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -374,8 +560,30 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
     }
 
     fn on_log(&mut self) {
-        if let (Some(handler), Some(config)) = (P::handlers().stream_done, &self.config) {
-            let _ = handler(&mut self.ctx, config);
+        let Some(handler) = P::handlers().stream_done else {
+            return;
+        };
+        let Some(config) = self.config.clone() else {
+            return;
+        };
+        // A handler still waiting here means the client went away; its task
+        // (and the context it held, with its typed state) is dropped, and the
+        // stream-done handler gets a fresh context.
+        executor::cancel(self.context_id);
+        if self.context().is_none() {
+            self.ctx = Some(HttpContext::new(self.context_id));
+        }
+        match handler {
+            HeadersHandler::Sync(handler) => {
+                if let Some(ctx) = self.context() {
+                    let _ = handler(ctx, &config);
+                }
+            }
+            // Nothing to resume: the task may outlive the stream (e.g. to
+            // report the request somewhere), its callouts made as the root.
+            HeadersHandler::Async(handler) => {
+                let _ = self.spawn(|ctx| handler(ctx, config), None);
+            }
         }
     }
 }

@@ -6,13 +6,16 @@
 //! stopped when its handle drops (also when a test panics), and Envoy also
 //! dies with the test process (`PR_SET_PDEATHSIG`).
 
+mod http_server;
+
+pub use http_server::{HttpReply, HttpRequest, HttpServer};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,7 +27,8 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds every example plugin once per test process, in release mode, into
+/// Builds every example plugin (and the test fixtures under
+/// `tests/fixtures`) once per test process, in release mode, into
 /// `target/plugins` (a target dir of its own, so it never waits on the lock
 /// of the `cargo test` that runs us), and returns the `.wasm` of `example`.
 pub fn plugin_wasm(example: &str) -> PathBuf {
@@ -45,11 +49,13 @@ fn build_examples() -> Result<PathBuf, String> {
     cmd.current_dir(&root)
         .args(["build", "--release", "--target", "wasm32-wasip1"])
         .env("CARGO_TARGET_DIR", &target_dir);
-    let examples = std::fs::read_dir(root.join("examples")).map_err(|e| e.to_string())?;
-    for entry in examples {
-        let entry = entry.map_err(|e| e.to_string())?;
-        if entry.path().join("Cargo.toml").exists() {
-            cmd.arg("-p").arg(entry.file_name());
+    for folder in ["examples", "tests/fixtures"] {
+        let plugins = std::fs::read_dir(root.join(folder)).map_err(|e| e.to_string())?;
+        for entry in plugins {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if entry.path().join("Cargo.toml").exists() {
+                cmd.arg("-p").arg(entry.file_name());
+            }
         }
     }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -117,96 +123,187 @@ impl Drop for ScratchDir {
 /// "body", "body_len"}` (header names lower-cased; repeated headers joined
 /// with `,`).
 pub struct EchoBackend {
-    port: u16,
-    requests: Arc<AtomicU64>,
-    server: Arc<tiny_http::Server>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl EchoBackend {
     pub fn start() -> EchoBackend {
-        let server =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("start the echo backend"));
-        let port = server.server_addr().to_ip().expect("ip listener").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let requests = Arc::new(AtomicU64::new(0));
-        let threads = (0..4)
-            .map(|_| {
-                let server = Arc::clone(&server);
-                let stop = Arc::clone(&stop);
-                let requests = Arc::clone(&requests);
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match server.recv_timeout(Duration::from_millis(100)) {
-                            Ok(Some(request)) => {
-                                requests.fetch_add(1, Ordering::Relaxed);
-                                echo(request)
-                            }
-                            Ok(None) => {}
-                            Err(_) => break,
-                        }
-                    }
-                })
-            })
-            .collect();
         EchoBackend {
+            server: HttpServer::start(echo),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// How many requests reached the backend.
+    pub fn requests(&self) -> u64 {
+        self.server.requests()
+    }
+}
+
+fn echo(request: &HttpRequest) -> HttpReply {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &request.headers {
+        headers
+            .entry(name.to_ascii_lowercase())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(value)
+            })
+            .or_insert_with(|| value.clone());
+    }
+    let echo = serde_json::json!({
+        "method": request.method,
+        "path": request.path,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&request.body),
+        "body_len": request.body.len(),
+    });
+    HttpReply::new(200, echo.to_string()).header("content-type", "application/json")
+}
+
+// ---- callout targets -----------------------------------------------------------
+
+/// How the [`TokenService`] answers.
+#[derive(Clone, Copy, Debug)]
+pub enum TokenMode {
+    /// 200, with `x-token: token-for-<authorization>` (`anonymous` without
+    /// one) and `x-echo-path: <path>`.
+    Issue,
+    /// This status, no token.
+    Status(u16),
+    /// Waits this long, then issues a token.
+    Slow(Duration),
+    /// Issues tokens after 0 to this many ms (varying per request), so that
+    /// answers come back in another order than the callouts went out.
+    Jitter(u64),
+}
+
+/// A real HTTP token service on loopback, answering callouts.
+pub struct TokenService {
+    server: HttpServer,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl TokenService {
+    pub fn start(mode: TokenMode) -> TokenService {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let counter = AtomicU64::new(0);
+        let server = HttpServer::start(move |request| {
+            let who = request.header("authorization").unwrap_or("anonymous");
+            record.lock().unwrap().push(who.to_string());
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            issue_token(request, who, mode, n)
+        });
+        TokenService { server, seen }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// How many callouts reached the service.
+    pub fn requests(&self) -> u64 {
+        self.server.requests()
+    }
+
+    /// The `authorization` of every callout so far, in arrival order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn issue_token(request: &HttpRequest, who: &str, mode: TokenMode, n: u64) -> HttpReply {
+    let status = match mode {
+        TokenMode::Issue => 200,
+        TokenMode::Status(status) => status,
+        TokenMode::Slow(delay) => {
+            std::thread::sleep(delay);
+            200
+        }
+        TokenMode::Jitter(max_ms) => {
+            // A spread-out, repeatable sequence of delays.
+            std::thread::sleep(Duration::from_millis(n.wrapping_mul(7919) % (max_ms + 1)));
+            200
+        }
+    };
+    let reply = HttpReply::new(status, "token service").header("x-echo-path", &request.path);
+    if status == 200 {
+        reply.header("x-token", &format!("token-for-{who}"))
+    } else {
+        reply
+    }
+}
+
+/// A TCP listener that accepts connections and never answers: callouts to it
+/// wait until their timeout. Connections are closed after 2 s.
+pub struct Blackhole {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Blackhole {
+    pub fn start() -> Blackhole {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the blackhole");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut held = std::collections::VecDeque::new();
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((socket, _)) => held.push_back((Instant::now(), socket)),
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+                while held
+                    .front()
+                    .is_some_and(|(t, _)| t.elapsed() > Duration::from_secs(2))
+                {
+                    held.pop_front();
+                }
+            }
+        });
+        Blackhole {
             port,
-            requests,
-            server,
             stop,
-            threads,
+            thread: Some(thread),
         }
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
-
-    /// How many requests reached the backend.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
 }
 
-fn echo(mut request: tiny_http::Request) {
-    let mut body = Vec::new();
-    let _ = request.as_reader().read_to_end(&mut body);
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    for header in request.headers() {
-        let name = header.field.as_str().as_str().to_ascii_lowercase();
-        let value = header.value.as_str().to_string();
-        headers
-            .entry(name)
-            .and_modify(|v| {
-                v.push(',');
-                v.push_str(&value)
-            })
-            .or_insert(value);
-    }
-    let echo = serde_json::json!({
-        "method": request.method().as_str(),
-        "path": request.url(),
-        "headers": headers,
-        "body": String::from_utf8_lossy(&body),
-        "body_len": body.len(),
-    });
-    let response = tiny_http::Response::from_string(echo.to_string()).with_header(
-        "content-type: application/json"
-            .parse::<tiny_http::Header>()
-            .expect("static header"),
-    );
-    let _ = request.respond(response);
-}
-
-impl Drop for EchoBackend {
+impl Drop for Blackhole {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        self.server.unblock();
-        for thread in self.threads.drain(..) {
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
+}
+
+/// Opens a connection, sends a request, waits `after`, and hangs up without
+/// reading the answer.
+pub fn hang_up_after(url_port: u16, path: &str, headers: &[(&str, &str)], after: Duration) {
+    use std::io::Write;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", url_port)) else {
+        return;
+    };
+    let mut request = format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let _ = stream.write_all(request.as_bytes());
+    std::thread::sleep(after);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 // ---- Envoy -----------------------------------------------------------------
@@ -223,6 +320,8 @@ pub struct EnvoyConfig {
     pub backend_port: u16,
     /// Envoy's log level for the `wasm` component (`info` by default).
     pub wasm_log_level: &'static str,
+    /// More upstream clusters for callouts: `(name, port on 127.0.0.1)`.
+    pub clusters: Vec<(String, u16)>,
 }
 
 impl EnvoyConfig {
@@ -233,7 +332,15 @@ impl EnvoyConfig {
             configuration: None,
             backend_port,
             wasm_log_level: "info",
+            clusters: Vec::new(),
         }
+    }
+
+    /// Adds a cluster named `name` (e.g. `outbound|8080||token.static`, as
+    /// the plugin computes it) that sends to `127.0.0.1:port`.
+    pub fn cluster(mut self, name: &str, port: u16) -> EnvoyConfig {
+        self.clusters.push((name.to_string(), port));
+        self
     }
 
     pub fn configuration(mut self, json: serde_json::Value) -> EnvoyConfig {
@@ -262,6 +369,31 @@ impl EnvoyConfig {
             });
         }
         let socket = |port: u16| serde_json::json!({"socket_address": {"address": "127.0.0.1", "port_value": port}});
+        let cluster = |name: &str, port: u16| {
+            serde_json::json!({
+                "name": name,
+                "connect_timeout": "1s",
+                "type": "STATIC",
+                "load_assignment": {
+                    "cluster_name": name,
+                    "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(port)}}]}],
+                },
+                // Load tests keep thousands of callouts in flight.
+                "circuit_breakers": {"thresholds": [{
+                    "max_connections": 100000,
+                    "max_pending_requests": 100000,
+                    "max_requests": 100000,
+                }]},
+            })
+        };
+        let clusters: Vec<serde_json::Value> =
+            std::iter::once(cluster("backend", self.backend_port))
+                .chain(
+                    self.clusters
+                        .iter()
+                        .map(|(name, port)| cluster(name, *port)),
+                )
+                .collect();
         serde_json::json!({
             "admin": {"address": socket(admin_port)},
             "static_resources": {
@@ -297,15 +429,7 @@ impl EnvoyConfig {
                         },
                     }]}],
                 }],
-                "clusters": [{
-                    "name": "backend",
-                    "connect_timeout": "1s",
-                    "type": "STATIC",
-                    "load_assignment": {
-                        "cluster_name": "backend",
-                        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(self.backend_port)}}]}],
-                    },
-                }],
+                "clusters": clusters,
             },
         })
     }

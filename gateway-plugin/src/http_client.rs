@@ -1,0 +1,537 @@
+//! [`HttpClient`]: HTTP callouts from handlers, as futures.
+//!
+//! ```no_run
+//! use gateway_plugin::prelude::*;
+//! use gateway_plugin::cluster::StaticIpCluster;
+//! use std::time::Duration;
+//!
+//! # struct Config { client: HttpClient }
+//! async fn check(ctx: &mut HttpContext, config: &Config) -> Action {
+//!     match config.client.get("/token").timeout(Duration::from_millis(200)).await {
+//!         Ok(resp) if resp.status() == 200 => Action::Continue,
+//!         Ok(resp) => ctx.send_response(502, &[], format!("token service: {}", resp.status()).as_bytes()),
+//!         Err(err) => ctx.send_response(502, &[], err.to_string().as_bytes()),
+//!     }
+//! }
+//! ```
+//!
+//! Requests are built like Higress's Go `HttpClient`: `:method`, `:path` and
+//! `:authority` are set by the client (any given in `headers` are replaced);
+//! `:authority` is the URL's host if the path is a full URL, else the
+//! cluster's host name; the fragment is dropped; the timeout defaults to 500 ms.
+
+use crate::cluster::Cluster;
+use crate::executor;
+use crate::host::{self, BufferType, MapType};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// The default callout timeout, as in Higress.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
+/// The default largest response body a callout reads (16 MiB).
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+
+/// A client for one cluster. Cheap to clone; build it at configure time
+/// (in `#[parse_config]`) and keep it in the config.
+#[derive(Clone)]
+pub struct HttpClient {
+    cluster: Rc<dyn Cluster>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("cluster", &self.cluster.cluster_name())
+            .finish()
+    }
+}
+
+impl HttpClient {
+    /// A client for `cluster`, e.g. `HttpClient::new(K8sCluster { .. })`.
+    pub fn new(cluster: impl Cluster + 'static) -> Self {
+        HttpClient {
+            cluster: Rc::new(cluster),
+        }
+    }
+
+    /// The cluster name callouts go to.
+    pub fn cluster_name(&self) -> String {
+        self.cluster.cluster_name()
+    }
+
+    /// `GET path` (a path with query, or a full URL).
+    pub fn get(&self, path: &str) -> HttpCall {
+        self.call("GET", path, &[], b"")
+    }
+
+    /// `HEAD path`.
+    pub fn head(&self, path: &str) -> HttpCall {
+        self.call("HEAD", path, &[], b"")
+    }
+
+    /// `OPTIONS path`.
+    pub fn options(&self, path: &str) -> HttpCall {
+        self.call("OPTIONS", path, &[], b"")
+    }
+
+    /// `POST path` with headers and a body.
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
+        self.call("POST", path, headers, body)
+    }
+
+    /// `PUT path` with headers and a body.
+    pub fn put(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
+        self.call("PUT", path, headers, body)
+    }
+
+    /// `PATCH path` with headers and a body.
+    pub fn patch(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
+        self.call("PATCH", path, headers, body)
+    }
+
+    /// `DELETE path` with headers and a body.
+    pub fn delete(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
+        self.call("DELETE", path, headers, body)
+    }
+
+    /// Any method. Nothing is sent until the returned future is awaited.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpCall {
+        let (url_host, path) = split_url(path);
+        let authority = match url_host {
+            Some(host) => host.to_string(),
+            None => {
+                let host = self.cluster.host_name();
+                if host.is_empty() {
+                    "unknownhost".to_string()
+                } else {
+                    host
+                }
+            }
+        };
+        let mut all = Vec::with_capacity(headers.len() + 3);
+        all.push((":method".to_string(), method.to_string()));
+        all.push((":path".to_string(), path));
+        all.push((":authority".to_string(), authority));
+        all.extend(
+            headers
+                .iter()
+                .filter(|(name, _)| !is_fixed_pseudo_header(name))
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
+        HttpCall {
+            state: CallState::Ready(Request {
+                cluster: self.cluster.cluster_name(),
+                headers: all,
+                body: body.to_vec(),
+                timeout: DEFAULT_TIMEOUT,
+                max_body: DEFAULT_MAX_BODY,
+            }),
+        }
+    }
+}
+
+/// The pseudo-headers the client sets itself.
+fn is_fixed_pseudo_header(name: &str) -> bool {
+    [":method", ":path", ":authority"]
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p))
+}
+
+/// Splits a full URL into its host and `path?query`; a bare path has no host.
+/// The fragment is dropped; an empty path is `/`.
+fn split_url(url: &str) -> (Option<&str>, String) {
+    let url = url.split('#').next().unwrap_or("");
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let (host, path) = match rest {
+        Some(rest) => {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            (Some(&rest[..end]), &rest[end..])
+        }
+        None => (None, url),
+    };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    (host.filter(|h| !h.is_empty()), path)
+}
+
+struct Request {
+    cluster: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout: Duration,
+    max_body: usize,
+}
+
+enum CallState {
+    Ready(Request),
+    Waiting(u32),
+    Done,
+}
+
+/// A callout, sent when first awaited. Resolves to the response, or to an
+/// [`HttpCallError`].
+#[must_use = "a callout is sent only when awaited"]
+pub struct HttpCall {
+    state: CallState,
+}
+
+impl HttpCall {
+    /// Sets the timeout (default 500 ms). Past it the host gives up and the
+    /// call ends with [`HttpCallError::NoResponse`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        if let CallState::Ready(request) = &mut self.state {
+            request.timeout = timeout;
+        }
+        self
+    }
+
+    /// Adds a request header (pseudo-headers `:method`, `:path` and
+    /// `:authority` are set by the client and ignored here).
+    ///
+    /// ```no_run
+    /// # use gateway_plugin::prelude::*;
+    /// # async fn f(client: &HttpClient, who: &str) -> Result<HttpResponse, HttpCallError> {
+    /// client.get("/token").header("authorization", who).await
+    /// # }
+    /// ```
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let CallState::Ready(request) = &mut self.state {
+            if !is_fixed_pseudo_header(name) {
+                request.headers.push((name.to_string(), value.to_string()));
+            }
+        }
+        self
+    }
+
+    /// Sets the largest response body read (default 16 MiB); a larger one is
+    /// [`HttpCallError::BodyTooLarge`].
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        if let CallState::Ready(request) = &mut self.state {
+            request.max_body = bytes;
+        }
+        self
+    }
+}
+
+impl Future for HttpCall {
+    type Output = Result<HttpResponse, HttpCallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::mem::replace(&mut self.state, CallState::Done) {
+            CallState::Ready(request) => {
+                let headers = request
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let body = (!request.body.is_empty()).then_some(request.body.as_slice());
+                match executor::dispatch_http_call(
+                    &request.cluster,
+                    headers,
+                    body,
+                    request.timeout,
+                    request.max_body,
+                    cx.waker(),
+                ) {
+                    Ok(token) => {
+                        self.state = CallState::Waiting(token);
+                        Poll::Pending
+                    }
+                    Err(err) => Poll::Ready(Err(err)),
+                }
+            }
+            CallState::Waiting(token) => match executor::take_outcome(token, cx.waker()) {
+                Some(outcome) => Poll::Ready(outcome),
+                None => {
+                    self.state = CallState::Waiting(token);
+                    Poll::Pending
+                }
+            },
+            // Polled after completion: never resolves again (no panic).
+            CallState::Done => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for HttpCall {
+    fn drop(&mut self) {
+        if let CallState::Waiting(token) = self.state {
+            executor::forget(token);
+        }
+    }
+}
+
+/// The answer to a callout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    trailers: Vec<(String, String)>,
+}
+
+impl HttpResponse {
+    /// A response, e.g. for tests of code that takes one.
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        HttpResponse {
+            status,
+            headers,
+            body,
+            trailers: Vec::new(),
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// A header's first value; the name compares case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header, `:status` included, in the host's order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The trailers, if the answer had any.
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
+    }
+
+    pub(crate) fn read_from_host(
+        num_headers: usize,
+        body_size: usize,
+        num_trailers: usize,
+        max_body: usize,
+    ) -> Result<HttpResponse, HttpCallError> {
+        if num_headers == 0 {
+            return Err(HttpCallError::NoResponse);
+        }
+        let headers = host::get_map(MapType::HttpCallResponseHeaders)
+            .map_err(|e| HttpCallError::BadResponse(e.to_string()))?;
+        let status = headers
+            .iter()
+            .find(|(n, _)| n == ":status")
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+            .ok_or_else(|| HttpCallError::BadResponse("no valid :status".to_string()))?;
+        if body_size > max_body {
+            return Err(HttpCallError::BodyTooLarge {
+                size: body_size,
+                limit: max_body,
+            });
+        }
+        let body = if body_size == 0 {
+            Vec::new()
+        } else {
+            host::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                .map_err(|e| HttpCallError::BadResponse(e.to_string()))?
+                .unwrap_or_default()
+        };
+        let trailers = if num_trailers == 0 {
+            Vec::new()
+        } else {
+            host::get_map(MapType::HttpCallResponseTrailers).unwrap_or_default()
+        };
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            trailers,
+        })
+    }
+}
+
+/// Why a callout has no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpCallError {
+    /// The host refused to send it: usually no cluster of that name
+    /// (status 2, `BadArgument`), or no healthy host (10, `InternalFailure`).
+    Dispatch {
+        /// The cluster asked for.
+        cluster: String,
+        /// The host's status code.
+        status: u32,
+    },
+    /// The host answered with no response: the timeout passed, or the
+    /// connection failed or was reset.
+    NoResponse,
+    /// The response body was larger than the call's `max_body_size`.
+    BodyTooLarge {
+        /// The body's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The response could not be read (no `:status`, or a host error).
+    BadResponse(String),
+    /// The callout was awaited outside a handler (e.g. in `#[parse_config]`
+    /// or a future run by hand): there is no stream for it to resume.
+    NotInHandler,
+}
+
+impl fmt::Display for HttpCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpCallError::Dispatch { cluster, status } => {
+                let name = host::HostError {
+                    call: "proxy_http_call",
+                    status: *status,
+                }
+                .status_name();
+                write!(
+                    f,
+                    "cannot send the callout to cluster {cluster:?}: host status {status} ({name})"
+                )
+            }
+            HttpCallError::NoResponse => {
+                write!(
+                    f,
+                    "no response: the callout timed out or its connection failed"
+                )
+            }
+            HttpCallError::BodyTooLarge { size, limit } => {
+                write!(
+                    f,
+                    "response body of {size} bytes is larger than the limit of {limit}"
+                )
+            }
+            HttpCallError::BadResponse(why) => write!(f, "unreadable response: {why}"),
+            HttpCallError::NotInHandler => {
+                write!(f, "callouts can only be awaited inside a phase handler")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HttpCallError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{StaticIpCluster, TargetCluster};
+
+    fn request(call: &HttpCall) -> &Request {
+        match &call.state {
+            CallState::Ready(request) => request,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn split_url_like_higress() {
+        assert_eq!(split_url("/a?b=1#frag"), (None, "/a?b=1".to_string()));
+        assert_eq!(
+            split_url("http://api.example:8080/v1/x?y=2"),
+            (Some("api.example:8080"), "/v1/x?y=2".to_string())
+        );
+        assert_eq!(split_url("https://host"), (Some("host"), "/".to_string()));
+        assert_eq!(
+            split_url("https://host?q=1"),
+            (Some("host"), "/?q=1".to_string())
+        );
+        assert_eq!(split_url(""), (None, "/".to_string()));
+    }
+
+    #[test]
+    fn pseudo_headers_are_set_by_the_client() {
+        let client = HttpClient::new(StaticIpCluster {
+            service_name: "token".into(),
+            port: 8000,
+            host: String::new(),
+        });
+        let call = client
+            .post(
+                "/issue#x",
+                &[(":path", "/evil"), (":Authority", "evil"), ("x-a", "1")],
+                b"body",
+            )
+            .timeout(Duration::from_millis(50))
+            .header("x-b", "2")
+            .header(":METHOD", "GET");
+        let req = request(&call);
+        assert_eq!(req.cluster, "outbound|8000||token.static");
+        assert_eq!(req.timeout, Duration::from_millis(50));
+        assert_eq!(
+            req.headers,
+            vec![
+                (":method".to_string(), "POST".to_string()),
+                (":path".to_string(), "/issue".to_string()),
+                (":authority".to_string(), "token".to_string()),
+                ("x-a".to_string(), "1".to_string()),
+                ("x-b".to_string(), "2".to_string()),
+            ]
+        );
+        assert_eq!(req.body, b"body");
+    }
+
+    #[test]
+    fn url_host_wins_and_empty_host_is_unknownhost() {
+        let client = HttpClient::new(TargetCluster {
+            cluster: "c".into(),
+            host: String::new(),
+        });
+        let call = client.get("/x");
+        assert_eq!(request(&call).headers[2].1, "unknownhost");
+        let call = client.get("http://other.example/x");
+        assert_eq!(request(&call).headers[2].1, "other.example");
+        assert_eq!(request(&call).timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn response_header_lookup_is_case_insensitive() {
+        let resp = HttpResponse::new(
+            200,
+            vec![
+                (":status".into(), "200".into()),
+                ("X-Token".into(), "abc".into()),
+            ],
+            b"ok".to_vec(),
+        );
+        assert_eq!(resp.header("x-token"), Some("abc"));
+        assert_eq!(resp.header("X-TOKEN"), Some("abc"));
+        assert_eq!(resp.header("missing"), None);
+        assert_eq!(resp.body(), b"ok");
+    }
+
+    #[test]
+    fn errors_read_well() {
+        assert_eq!(
+            HttpCallError::Dispatch {
+                cluster: "outbound|80||x.static".into(),
+                status: 2
+            }
+            .to_string(),
+            "cannot send the callout to cluster \"outbound|80||x.static\": host status 2 (BadArgument)"
+        );
+        assert!(HttpCallError::NoResponse.to_string().contains("timed out"));
+    }
+}
