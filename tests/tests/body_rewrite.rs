@@ -1,7 +1,7 @@
 //! `examples/body-rewrite` in a real Envoy: every phase, body buffering, and
 //! logging through the `log` crate at the host's level.
 
-use gateway_plugin_tests::{get, request, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_tests::{request, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 fn start(backend: &EchoBackend, level: &'static str) -> Envoy {
@@ -45,31 +45,6 @@ fn rewrites_the_request_body_and_checks_the_response_body() {
 }
 
 #[test]
-fn a_body_that_is_not_json_is_answered_400() {
-    let backend = EchoBackend::start();
-    let envoy = start(&backend, "info");
-
-    let resp = request("POST", &envoy.url("/"), &[], b"not json").unwrap();
-
-    assert_eq!(resp.status, 400);
-    assert_eq!(resp.text(), "body must be a JSON object");
-    assert_eq!(backend.requests(), 0);
-}
-
-#[test]
-fn requests_without_a_body_skip_the_body_handler() {
-    let backend = EchoBackend::start();
-    let envoy = start(&backend, "info");
-
-    let resp = get(&envoy.url("/plain"));
-
-    assert_eq!(resp.status, 200);
-    let echo = resp.json();
-    assert_eq!(echo["body"], "", "no body, nothing to rewrite");
-    assert_eq!(echo["bodyCheck"], "missing");
-}
-
-#[test]
 fn log_lines_carry_the_plugin_name_at_the_hosts_level() {
     let backend = EchoBackend::start();
     let envoy = start(&backend, "info");
@@ -82,35 +57,6 @@ fn log_lines_carry_the_plugin_name_at_the_hosts_level() {
     // The debug line is below the host's level: filtered out.
     assert!(
         !envoy.log().contains("[body-rewrite] request body:"),
-        "{}",
-        envoy.log()
-    );
-}
-
-#[test]
-fn debug_lines_appear_when_the_host_logs_debug() {
-    let backend = EchoBackend::start();
-    let envoy = start(&backend, "debug");
-    request("POST", &envoy.url("/"), &[], br#"{"a": 1}"#).unwrap();
-
-    let line = envoy
-        .wait_for_log("[body-rewrite] request body: 8 bytes")
-        .unwrap_or_else(|| panic!("no debug line in:\n{}", envoy.log()));
-    assert!(line.contains("[debug]"), "{line}");
-}
-
-#[test]
-fn warnings_only_host_drops_info_lines() {
-    let backend = EchoBackend::start();
-    let envoy = start(&backend, "warning");
-    request("POST", &envoy.url("/"), &[], br#"{"a": 1}"#).unwrap();
-    // A later request's local reply is logged by Envoy itself; wait for the
-    // stream to finish, then check our info line never came.
-    get(&envoy.url("/"));
-    std::thread::sleep(std::time::Duration::from_millis(300));
-
-    assert!(
-        !envoy.log().contains("[body-rewrite] done:"),
         "{}",
         envoy.log()
     );

@@ -33,17 +33,6 @@ fn mock_enable_answers_without_the_backend() {
 }
 
 #[test]
-fn no_configuration_means_default() {
-    let backend = EchoBackend::start();
-    let envoy = Envoy::start(EnvoyConfig::new("my-plugin", backend.port()))
-        .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
-
-    let resp = get(&envoy.url("/"));
-
-    assert_eq!(resp.json()["headers"]["hello"], "world");
-}
-
-#[test]
 fn bad_configuration_is_refused_with_field_and_reason_in_the_log() {
     let backend = EchoBackend::start();
     let result = Envoy::start(

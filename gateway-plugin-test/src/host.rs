@@ -1,0 +1,501 @@
+//! [`Host`] (a compiled plugin plus where its callouts go) and [`Vm`] (the
+//! plugin running, configured, taking requests).
+
+use crate::abi::LEVELS;
+use crate::error::Error;
+use crate::http::{self, ClientResponse, Request, Response, UpstreamRequest};
+use crate::imports;
+use crate::schedule::{self, Order};
+use crate::state::{Answer, Setup, State, Target};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use wasmtime::{
+    Config, Engine, Instance, Linker, Module, Store, TypedFunc, WasmParams, WasmResults,
+};
+
+struct Compiled {
+    engine: Engine,
+    module: Module,
+    linker: Linker<State>,
+}
+
+/// A compiled plugin and the world around it: clusters for its callouts, the
+/// upstream, the log level. Cheap to clone; [`configure`](Host::configure)
+/// starts a VM.
+///
+/// ```no_run
+/// use gateway_plugin_test::{Host, Request};
+/// # fn main() -> Result<(), gateway_plugin_test::Error> {
+/// let host = Host::load("target/wasm32-wasip1/release/my_plugin.wasm")?
+///     .configure(serde_json::json!({"mockEnable": true}))?;
+/// let resp = host.request(Request::get("/"))?;
+/// assert_eq!(resp.text(), "hello world");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Host {
+    compiled: Arc<Compiled>,
+    setup: Setup,
+}
+
+impl Host {
+    /// Reads and compiles a plugin (`.wasm`). Every import must be one this
+    /// host provides, or this fails naming it.
+    pub fn load(path: impl AsRef<Path>) -> Result<Host, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::Load {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Host::from_bytes(&bytes).map_err(|err| match err {
+            Error::Load { reason, .. } => Error::Load {
+                path: path.display().to_string(),
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    /// Compiles a plugin from its bytes. Compiled plugins are kept for the
+    /// life of the process: loading the same bytes again is free.
+    pub fn from_bytes(wasm: &[u8]) -> Result<Host, Error> {
+        type Cache = Mutex<HashMap<(u64, usize), Arc<Compiled>>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let key = {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            wasm.hash(&mut hasher);
+            (hasher.finish(), wasm.len())
+        };
+        let cache = CACHE.get_or_init(Default::default);
+        let cached = cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let compiled = match cached {
+            Some(compiled) => compiled,
+            None => {
+                let compiled = Arc::new(Host::compile(wasm)?);
+                let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+                Arc::clone(cache.entry(key).or_insert(compiled))
+            }
+        };
+        Ok(Host {
+            compiled,
+            setup: Setup {
+                clusters: HashMap::new(),
+                redis: HashMap::new(),
+                upstream: Arc::new(http::echo),
+                log_level: 2,
+                properties: HashMap::new(),
+                vm_config: Vec::new(),
+            },
+        })
+    }
+
+    fn compile(wasm: &[u8]) -> Result<Compiled, Error> {
+        let load_error = |reason: String| Error::Load {
+            path: "<bytes>".into(),
+            reason,
+        };
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        // Tests load plugins often and run them briefly: compile fast.
+        config.cranelift_opt_level(wasmtime::OptLevel::None);
+        let engine = Engine::new(&config).map_err(|e| load_error(e.to_string()))?;
+        let module = Module::new(&engine, wasm).map_err(|e| load_error(format!("{e:?}")))?;
+        let linker = imports::linker(&engine).map_err(|e| load_error(e.to_string()))?;
+        let setup = Setup {
+            clusters: HashMap::new(),
+            redis: HashMap::new(),
+            upstream: Arc::new(http::echo),
+            log_level: 2,
+            properties: HashMap::new(),
+            vm_config: Vec::new(),
+        };
+        let mut probe = Store::new(&engine, State::new(Arc::new(setup), Vec::new()));
+        for import in module.imports() {
+            if linker.get_by_import(&mut probe, &import).is_none() {
+                return Err(Error::UnknownImport {
+                    module: import.module().to_string(),
+                    name: import.name().to_string(),
+                });
+            }
+        }
+        let exports: Vec<&str> = module.exports().map(|e| e.name()).collect();
+        for required in ["memory", "proxy_on_context_create"] {
+            if !exports.contains(&required) {
+                return Err(Error::MissingExport {
+                    name: required.to_string(),
+                });
+            }
+        }
+        if !exports.iter().any(|e| e.starts_with("proxy_abi_version_")) {
+            return Err(Error::MissingExport {
+                name: "proxy_abi_version_0_2_1".to_string(),
+            });
+        }
+        Ok(Compiled {
+            engine,
+            module,
+            linker,
+        })
+    }
+
+    /// Callouts to Envoy cluster `name` go to the real server at `address`
+    /// (`host:port`), e.g. `.cluster("outbound|8080||token.static", "127.0.0.1:8080")`.
+    /// A callout to a cluster not configured here is refused at dispatch, as a
+    /// gateway refuses an unknown cluster.
+    pub fn cluster(mut self, name: &str, address: &str) -> Host {
+        self.setup
+            .clusters
+            .insert(name.to_string(), Target::Address(address.to_string()));
+        self
+    }
+
+    /// Callouts to cluster `name` are answered by `answer`.
+    pub fn cluster_fn(
+        mut self,
+        name: &str,
+        answer: impl Fn(&UpstreamRequest) -> Response + Send + Sync + 'static,
+    ) -> Host {
+        let answer: Answer = Arc::new(answer);
+        self.setup
+            .clusters
+            .insert(name.to_string(), Target::Fn(answer));
+        self
+    }
+
+    /// Callouts to cluster `name` time out: their answer has no headers.
+    pub fn cluster_timeout(mut self, name: &str) -> Host {
+        self.setup
+            .clusters
+            .insert(name.to_string(), Target::Timeout);
+        self
+    }
+
+    /// Redis calls to cluster `name` go to the real `redis-server` at `address`.
+    pub fn redis_cluster(mut self, name: &str, address: &str) -> Host {
+        self.setup
+            .redis
+            .insert(name.to_string(), address.to_string());
+        self
+    }
+
+    /// Replaces the default upstream (an echo of the request as JSON).
+    pub fn upstream(
+        mut self,
+        answer: impl Fn(&UpstreamRequest) -> Response + Send + Sync + 'static,
+    ) -> Host {
+        self.setup.upstream = Arc::new(answer);
+        self
+    }
+
+    /// The log level the plugin sees: `trace`, `debug`, `info` (default),
+    /// `warn`, `error` or `critical`.
+    pub fn log_level(mut self, level: &str) -> Host {
+        if let Some(level) = LEVELS.iter().position(|l| l.eq_ignore_ascii_case(level)) {
+            self.setup.log_level = level as i32;
+        }
+        self
+    }
+
+    /// A property the plugin can read (`get_property`), by its dotted path,
+    /// e.g. `.property("route_name", "api")`. Strings are raw bytes, numbers
+    /// 8-byte little-endian, as Envoy serializes them.
+    pub fn property(mut self, path: &str, value: impl Into<Vec<u8>>) -> Host {
+        self.setup.properties.insert(path.to_string(), value.into());
+        self
+    }
+
+    /// Starts a VM and configures the plugin with `json` (`null` is an
+    /// empty configuration). `Err(Error::Refused)` carries the plugin's log
+    /// lines if it refuses.
+    pub fn configure(self, json: serde_json::Value) -> Result<Vm, Error> {
+        let config = match json {
+            serde_json::Value::Null => Vec::new(),
+            json => json.to_string().into_bytes(),
+        };
+        let setup = Arc::new(self.setup.clone());
+        let machine = Machine::start(&self.compiled, &setup, config.clone(), Vec::new())?;
+        Ok(Vm {
+            compiled: Arc::clone(&self.compiled),
+            setup,
+            config,
+            machine: Mutex::new(machine),
+        })
+    }
+}
+
+/// An optional callback with parameters `P`, returning `R`.
+type Callback<P, R = ()> = Option<TypedFunc<P, R>>;
+
+/// Typed handles on the plugin's callbacks.
+pub(crate) struct Exports {
+    pub on_context_create: TypedFunc<(i32, i32), ()>,
+    pub on_vm_start: Option<TypedFunc<(i32, i32), i32>>,
+    pub on_configure: Option<TypedFunc<(i32, i32), i32>>,
+    pub on_request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    pub on_request_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    pub on_response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    pub on_response_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    pub on_log: Option<TypedFunc<i32, ()>>,
+    pub on_done: Option<TypedFunc<i32, i32>>,
+    pub on_delete: Option<TypedFunc<i32, ()>>,
+    pub on_http_call_response: Callback<(i32, i32, i32, i32, i32)>,
+    pub on_redis_call_response: Callback<(i32, i32, i32, i32)>,
+    pub on_tick: Option<TypedFunc<i32, ()>>,
+    pub on_queue_ready: Option<TypedFunc<(i32, i32), ()>>,
+}
+
+/// One live instance of the plugin: wasmtime's store and the callbacks.
+pub(crate) struct Machine {
+    pub store: Store<State>,
+    pub exports: Exports,
+    pub next_context: u32,
+    /// A trap killed this instance; it is replaced before the next call.
+    pub dead: bool,
+}
+
+impl Machine {
+    fn start(
+        compiled: &Compiled,
+        setup: &Arc<Setup>,
+        config: Vec<u8>,
+        logs: Vec<String>,
+    ) -> Result<Machine, Error> {
+        let mut state = State::new(Arc::clone(setup), config.clone());
+        state.logs = logs;
+        let mut store = Store::new(&compiled.engine, state);
+        store.set_fuel(u64::MAX).expect("fuel is enabled");
+        let instance = compiled
+            .linker
+            .instantiate(&mut store, &compiled.module)
+            .map_err(|e| Error::Load {
+                path: "<instance>".into(),
+                reason: format!("{e:?}"),
+            })?;
+        let exports = Exports::find(&instance, &mut store)?;
+        let mut machine = Machine {
+            store,
+            exports,
+            next_context: 2,
+            dead: false,
+        };
+        // WASI reactors export `_initialize`; commands (TinyGo) `_start`.
+        for init in ["_initialize", "_start"] {
+            if let Ok(f) = instance.get_typed_func::<(), ()>(&mut machine.store, init) {
+                machine.call(init, Some(f), 1, None, ())?;
+                break;
+            }
+        }
+        let root = 1;
+        let create = machine.exports.on_context_create.clone();
+        machine.call(
+            "proxy_on_context_create",
+            Some(create),
+            root,
+            None,
+            (root as i32, 0),
+        )?;
+        let vm_config = setup.vm_config.len() as i32;
+        let started = machine.call(
+            "proxy_on_vm_start",
+            machine.exports.on_vm_start.clone(),
+            root,
+            None,
+            (root as i32, vm_config),
+        )?;
+        let configured = machine.call(
+            "proxy_on_configure",
+            machine.exports.on_configure.clone(),
+            root,
+            None,
+            (root as i32, config.len() as i32),
+        )?;
+        if started == Some(0) || configured == Some(0) {
+            return Err(Error::Refused {
+                logs: machine.store.data().logs.clone(),
+            });
+        }
+        Ok(machine)
+    }
+
+    /// Calls a plugin callback as context `context`, for stream `attributed`
+    /// (whose fuel it counts). `None` if the plugin lacks the export.
+    pub(crate) fn call<P: WasmParams, R: WasmResults>(
+        &mut self,
+        name: &str,
+        func: Option<TypedFunc<P, R>>,
+        context: u32,
+        attributed: Option<u32>,
+        params: P,
+    ) -> Result<Option<R>, Error> {
+        let Some(func) = func else {
+            return Ok(None);
+        };
+        let state = self.store.data_mut();
+        state.effective = context;
+        state.attributed = attributed;
+        let logs_before = state.logs.len();
+        let fuel_before = self.store.get_fuel().unwrap_or(0);
+        let result = func.call(&mut self.store, params);
+        let spent = fuel_before.saturating_sub(self.store.get_fuel().unwrap_or(0));
+        let state = self.store.data_mut();
+        if let Some(stream) = attributed {
+            *state.fuel.entry(stream).or_default() += spent;
+        }
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(err) => {
+                self.dead = true;
+                let trap = err
+                    .downcast_ref::<wasmtime::Trap>()
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| err.to_string());
+                let panic = state.logs[logs_before..]
+                    .iter()
+                    .rev()
+                    .find(|l| l.contains("panicked"))
+                    .map(|l| l.trim_start_matches("critical ").to_string());
+                let message = match panic {
+                    Some(panic) => format!("{panic} ({trap})"),
+                    None => format!("{trap}\n{err:?}"),
+                };
+                Err(Error::Trap {
+                    callback: format!("{name}({context})"),
+                    message,
+                    logs: state.logs.clone(),
+                })
+            }
+        }
+    }
+}
+
+impl Exports {
+    fn find(instance: &Instance, store: &mut Store<State>) -> Result<Exports, Error> {
+        macro_rules! get {
+            ($name:literal) => {
+                instance.get_typed_func(&mut *store, $name).ok()
+            };
+        }
+        Ok(Exports {
+            on_context_create: instance
+                .get_typed_func(&mut *store, "proxy_on_context_create")
+                .map_err(|_| Error::MissingExport {
+                    name: "proxy_on_context_create".into(),
+                })?,
+            on_vm_start: get!("proxy_on_vm_start"),
+            on_configure: get!("proxy_on_configure"),
+            on_request_headers: get!("proxy_on_request_headers"),
+            on_request_body: get!("proxy_on_request_body"),
+            on_response_headers: get!("proxy_on_response_headers"),
+            on_response_body: get!("proxy_on_response_body"),
+            on_log: get!("proxy_on_log"),
+            on_done: get!("proxy_on_done"),
+            on_delete: get!("proxy_on_delete"),
+            on_http_call_response: get!("proxy_on_http_call_response"),
+            on_redis_call_response: get!("proxy_on_redis_call_response"),
+            on_tick: get!("proxy_on_tick"),
+            on_queue_ready: get!("proxy_on_queue_ready"),
+        })
+    }
+}
+
+/// The plugin running in a VM, configured: send it requests.
+///
+/// Calls are serialized (a gateway worker thread runs one VM the same way);
+/// `Vm` is `Send + Sync`, so tests may share one.
+pub struct Vm {
+    compiled: Arc<Compiled>,
+    setup: Arc<Setup>,
+    config: Vec<u8>,
+    machine: Mutex<Machine>,
+}
+
+impl Vm {
+    fn machine(&self) -> Result<MutexGuard<'_, Machine>, Error> {
+        let mut machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        if machine.dead {
+            // Like a gateway's reload policy: a new VM, configured again.
+            let logs = std::mem::take(&mut machine.store.data_mut().logs);
+            *machine = Machine::start(&self.compiled, &self.setup, self.config.clone(), logs)?;
+        }
+        Ok(machine)
+    }
+
+    /// Runs one request through the plugin, start to end: request headers
+    /// and body, the upstream, response headers and body, then the stream's
+    /// end; callouts are answered as they are made. Callouts still pending
+    /// when the stream ends (say, from `#[on_stream_done]`) are answered too
+    /// before this returns.
+    pub fn request(&self, request: Request) -> Result<ClientResponse, Error> {
+        let mut machine = self.machine()?;
+        let mut responses = schedule::run(&mut machine, vec![request], Order::Fifo)?;
+        Ok(responses.remove(0))
+    }
+
+    /// Runs many streams at once, interleaved: which stream starts or moves
+    /// on next and which callout answer comes next is drawn at random from a
+    /// seed, so stream B's callbacks arrive while stream A is paused, and
+    /// streams end in between. The seed comes from `GATEWAY_PLUGIN_TEST_SEED`
+    /// or is random; it is printed (cargo shows it when a test fails) and
+    /// [`requests_with_seed`](Vm::requests_with_seed) replays it.
+    /// Responses come back in the order of `requests`.
+    pub fn requests(&self, requests: Vec<Request>) -> Result<Vec<ClientResponse>, Error> {
+        let seed = std::env::var("GATEWAY_PLUGIN_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fastrand::u64(..));
+        eprintln!("gateway-plugin-test: interleaving seed {seed} (GATEWAY_PLUGIN_TEST_SEED={seed} replays it)");
+        self.requests_with_seed(requests, seed)
+    }
+
+    /// [`requests`](Vm::requests) with a given seed.
+    pub fn requests_with_seed(
+        &self,
+        requests: Vec<Request>,
+        seed: u64,
+    ) -> Result<Vec<ClientResponse>, Error> {
+        let mut machine = self.machine()?;
+        schedule::run(&mut machine, requests, Order::Seeded(seed))
+    }
+
+    /// Every line the plugin logged so far (at or above the log level), as
+    /// `<level> <message>`, e.g. `info [my-plugin] hello`.
+    pub fn logs(&self) -> Vec<String> {
+        let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        machine.store.data().logs.clone()
+    }
+
+    /// Forgets the log lines so far.
+    pub fn clear_logs(&self) {
+        let mut machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        machine.store.data_mut().logs.clear();
+    }
+
+    /// Calls the plugin's `on_tick` once (whatever period it set), and
+    /// answers the callouts it makes.
+    pub fn tick(&self) -> Result<(), Error> {
+        let mut machine = self.machine()?;
+        let on_tick = machine.exports.on_tick.clone();
+        machine.call("proxy_on_tick", on_tick, 1, None, 1)?;
+        schedule::run(&mut machine, Vec::new(), Order::Fifo)?;
+        Ok(())
+    }
+
+    /// The tick period the plugin asked for, in ms (0: none).
+    pub fn tick_period_ms(&self) -> u32 {
+        let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        machine.store.data().tick_period_ms
+    }
+
+    /// A metric's value by name (counters, gauges, histograms' last record).
+    pub fn metric(&self, name: &str) -> Option<i64> {
+        let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        let metrics = &machine.store.data().metrics;
+        metrics.iter().find(|m| m.name == name).map(|m| m.value)
+    }
+}

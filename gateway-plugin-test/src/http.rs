@@ -1,0 +1,384 @@
+//! Requests and responses as tests write and read them, the default echo
+//! upstream, and HTTP callouts to real servers.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::time::Duration;
+
+/// An HTTP request a test sends through the plugin (a builder).
+///
+/// ```
+/// use gateway_plugin_test::Request;
+/// let req = Request::post("/login")
+///     .header("content-type", "application/json")
+///     .body(r#"{"u":1}"#)
+///     .chunked(4); // four bytes per body callback
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) authority: String,
+    pub(crate) scheme: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) chunk_size: Option<usize>,
+    pub(crate) hang_up: bool,
+}
+
+impl Request {
+    /// A request with any method.
+    pub fn new(method: &str, path: &str) -> Request {
+        Request {
+            method: method.to_string(),
+            path: path.to_string(),
+            authority: "example.com".to_string(),
+            scheme: "http".to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            chunk_size: None,
+            hang_up: false,
+        }
+    }
+
+    pub fn get(path: &str) -> Request {
+        Request::new("GET", path)
+    }
+
+    pub fn post(path: &str) -> Request {
+        Request::new("POST", path)
+    }
+
+    pub fn put(path: &str) -> Request {
+        Request::new("PUT", path)
+    }
+
+    pub fn delete(path: &str) -> Request {
+        Request::new("DELETE", path)
+    }
+
+    /// Adds a header (repeat for several values).
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The body (empty by default: the request ends with its headers).
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    /// `:authority` (default `example.com`).
+    pub fn authority(mut self, authority: &str) -> Request {
+        self.authority = authority.to_string();
+        self
+    }
+
+    /// Delivers the body in pieces of `bytes`, each its own body callback,
+    /// as a gateway does with a body that arrives over time.
+    pub fn chunked(mut self, bytes: usize) -> Request {
+        self.chunk_size = Some(bytes.max(1));
+        self
+    }
+
+    /// The client hangs up once the stream waits on the plugin (mid-callout):
+    /// at once in [`Vm::request`](crate::Vm::request), at a moment drawn
+    /// from the seed in [`Vm::requests`](crate::Vm::requests); the stream is
+    /// never resumed. The host ends it as a gateway does on a downstream
+    /// reset (`on_log`, `on_done`, `on_delete`) and cancels the callouts the
+    /// stream's own context made; callouts made for the root still answer.
+    pub fn hang_up_when_paused(mut self) -> Request {
+        self.hang_up = true;
+        self
+    }
+
+    /// The pseudo-headers and headers the plugin sees.
+    pub(crate) fn header_map(&self) -> Vec<(String, String)> {
+        let mut map = vec![
+            (":authority".to_string(), self.authority.clone()),
+            (":path".to_string(), self.path.clone()),
+            (":method".to_string(), self.method.clone()),
+            (":scheme".to_string(), self.scheme.clone()),
+        ];
+        map.extend(
+            self.headers
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone())),
+        );
+        if !self.body.is_empty()
+            && find(&self.headers, "content-length").is_none()
+            && self.chunk_size.is_none()
+        {
+            map.push(("content-length".to_string(), self.body.len().to_string()));
+        }
+        map
+    }
+}
+
+/// A request as a server received it: the upstream (after the plugin's
+/// changes), or a callout target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamRequest {
+    method: String,
+    path: String,
+    authority: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl UpstreamRequest {
+    /// Builds it from a header map (pseudo-headers and headers, as a plugin
+    /// left them or sent them) and a body.
+    pub(crate) fn from_header_map(map: &[(String, String)], body: Vec<u8>) -> UpstreamRequest {
+        let pseudo = |name: &str| find(map, name).unwrap_or_default().to_string();
+        UpstreamRequest {
+            method: pseudo(":method"),
+            path: pseudo(":path"),
+            authority: pseudo(":authority"),
+            headers: map
+                .iter()
+                .filter(|(n, _)| !n.starts_with(':'))
+                .cloned()
+                .collect(),
+            body,
+        }
+    }
+
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path with its query.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `:authority`.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name)
+    }
+
+    /// All headers, in order (no pseudo-headers).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// An HTTP response, as an upstream or a callout target answers.
+///
+/// ```
+/// use gateway_plugin_test::Response;
+/// let resp = Response::new(200).header("x-token", "abc").body("ok");
+/// assert_eq!(resp.header_value("X-Token"), Some("abc"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        self.body = body.into();
+        self
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The first header called `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name)
+    }
+
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The header map a plugin sees: `:status` first, then the headers.
+    pub(crate) fn header_map(&self) -> Vec<(String, String)> {
+        let mut map = vec![(":status".to_string(), self.status.to_string())];
+        map.extend(
+            self.headers
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone())),
+        );
+        if find(&self.headers, "content-length").is_none() {
+            map.push(("content-length".to_string(), self.body.len().to_string()));
+        }
+        map
+    }
+
+    pub(crate) fn from_header_map(map: &[(String, String)], body: Vec<u8>) -> Response {
+        Response {
+            status: find(map, ":status")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            headers: map
+                .iter()
+                .filter(|(n, _)| !n.starts_with(':'))
+                .cloned()
+                .collect(),
+            body,
+        }
+    }
+}
+
+/// What the client got for one request.
+#[derive(Clone, Debug)]
+pub struct ClientResponse {
+    pub(crate) response: Response,
+    pub(crate) upstream: Option<UpstreamRequest>,
+    pub(crate) fuel: u64,
+    pub(crate) hung_up: bool,
+    pub(crate) context_id: u32,
+}
+
+impl ClientResponse {
+    /// The status; 0 if the client hung up before an answer.
+    pub fn status(&self) -> u16 {
+        self.response.status
+    }
+
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response.header_value(name)
+    }
+
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.response.headers
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.response.body
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.response.body).into_owned()
+    }
+
+    /// The body as JSON (the default upstream's echo); `Value::Null` if it is
+    /// not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.response.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// What the upstream received; `None` if the plugin answered itself (or
+    /// the client hung up first).
+    pub fn upstream_request(&self) -> Option<&UpstreamRequest> {
+        self.upstream.as_ref()
+    }
+
+    /// Wasm instructions (wasmtime fuel) the plugin spent on this stream:
+    /// every callback of it, and the callout answers it waited for.
+    pub fn fuel(&self) -> u64 {
+        self.fuel
+    }
+
+    /// Whether the client hung up (see [`Request::hang_up_when_paused`]).
+    pub fn hung_up(&self) -> bool {
+        self.hung_up
+    }
+
+    /// The stream's proxy-wasm context id.
+    pub fn context_id(&self) -> u32 {
+        self.context_id
+    }
+}
+
+pub(crate) fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The default upstream: answers 200 with the request as JSON,
+/// `{"method", "path", "headers": {name: value}, "body"}` (names lower-case,
+/// repeated headers joined with `,`).
+pub fn echo(req: &UpstreamRequest) -> Response {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &req.headers {
+        headers
+            .entry(name.to_ascii_lowercase())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(value)
+            })
+            .or_insert_with(|| value.clone());
+    }
+    let json = serde_json::json!({
+        "method": req.method,
+        "path": req.path,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&req.body),
+    });
+    Response::new(200)
+        .header("content-type", "application/json")
+        .body(json.to_string())
+}
+
+/// Sends a callout to a real server at `address` (`host:port`). `None`: no
+/// answer (refused, reset, timed out), as a gateway reports it.
+pub(crate) fn send(address: &str, req: &UpstreamRequest, timeout: Duration) -> Option<Response> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(timeout)
+        .redirects(0)
+        .build();
+    let url = format!("http://{address}{}", req.path);
+    let mut call = agent.request(&req.method, &url).set("host", &req.authority);
+    for (name, value) in &req.headers {
+        if !name.eq_ignore_ascii_case("content-length") && !name.eq_ignore_ascii_case("host") {
+            call = call.set(name, value);
+        }
+    }
+    let resp = match call.send_bytes(&req.body) {
+        Ok(resp) | Err(ureq::Error::Status(_, resp)) => resp,
+        Err(_) => return None,
+    };
+    let mut out = Response::new(resp.status());
+    for name in resp.headers_names() {
+        for value in resp.all(&name) {
+            out.headers.push((name.clone(), value.to_string()));
+        }
+    }
+    let mut body = Vec::new();
+    resp.into_reader().read_to_end(&mut body).ok()?;
+    out.body = body;
+    Some(out)
+}

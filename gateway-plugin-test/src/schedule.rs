@@ -1,0 +1,524 @@
+//! Drives streams through the plugin the way Envoy's proxy-wasm host does,
+//! and decides what happens next: a stream moves on, a new one starts, a
+//! callout is answered, a client hangs up. In FIFO order for single
+//! requests; drawn from a seeded random generator for interleaved ones.
+//!
+//! The phases, as Envoy calls them: `on_context_create`, request headers,
+//! request body (one call per chunk; `StopIterationAndBuffer` keeps
+//! buffering), the upstream, response headers, response body, then
+//! `on_log`, `on_done`, `on_delete`. A phase that returns `Pause` at the end
+//! of its data waits for `proxy_continue_stream`. A local response
+//! (`proxy_send_local_response`) in a request phase skips the rest of the
+//! request and the upstream, and passes through the response phases, as in
+//! Envoy; in a response phase it replaces the response.
+
+use crate::abi::action::CONTINUE;
+use crate::error::Error;
+use crate::host::Machine;
+use crate::http::{self, ClientResponse, Request, Response, UpstreamRequest};
+use crate::redis;
+use crate::state::{CalloutAnswer, CalloutKind, StreamData, Target};
+use std::collections::VecDeque;
+
+pub(crate) enum Order {
+    Fifo,
+    Seeded(u64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Start,
+    RequestHeaders,
+    RequestBody,
+    Upstream,
+    ResponseHeaders,
+    ResponseBody,
+    End,
+    Finished,
+}
+
+impl Phase {
+    fn is_request(self) -> bool {
+        matches!(self, Phase::RequestHeaders | Phase::RequestBody)
+    }
+
+    fn is_response(self) -> bool {
+        matches!(self, Phase::ResponseHeaders | Phase::ResponseBody)
+    }
+}
+
+struct Run {
+    request: Request,
+    id: u32,
+    phase: Phase,
+    /// Paused on the plugin: waits for `proxy_continue_stream`.
+    waiting: bool,
+    request_chunks: VecDeque<Vec<u8>>,
+    request_sent: Vec<u8>,
+    response_chunks: VecDeque<Vec<u8>>,
+    response_sent: Vec<u8>,
+    upstream: Option<UpstreamRequest>,
+    /// The response is a local one from a request phase.
+    local: bool,
+    hung_up: bool,
+    result: Option<Response>,
+}
+
+fn chunks(body: &[u8], size: Option<usize>) -> VecDeque<Vec<u8>> {
+    match size {
+        _ if body.is_empty() => VecDeque::new(),
+        Some(size) => body.chunks(size).map(<[u8]>::to_vec).collect(),
+        None => VecDeque::from([body.to_vec()]),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    HangUp(usize),
+    Step(usize),
+    Start(usize),
+    Deliver(u32),
+    QueueReady(u32),
+}
+
+pub(crate) fn run(
+    machine: &mut Machine,
+    requests: Vec<Request>,
+    order: Order,
+) -> Result<Vec<ClientResponse>, Error> {
+    let seed = match order {
+        Order::Fifo => None,
+        Order::Seeded(seed) => Some(seed),
+    };
+    let mut rng = seed.map(fastrand::Rng::with_seed);
+    let mut runs: Vec<Run> = requests
+        .into_iter()
+        .map(|request| Run {
+            request_chunks: chunks(&request.body, request.chunk_size),
+            request,
+            id: 0,
+            phase: Phase::Start,
+            waiting: false,
+            request_sent: Vec::new(),
+            response_chunks: VecDeque::new(),
+            response_sent: Vec::new(),
+            upstream: None,
+            local: false,
+            hung_up: false,
+            result: None,
+        })
+        .collect();
+
+    loop {
+        let mut events = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            match run.phase {
+                Phase::Finished => {}
+                Phase::Start => events.push(Event::Start(i)),
+                _ if run.waiting => {
+                    if run.request.hang_up {
+                        events.push(Event::HangUp(i));
+                    }
+                }
+                _ => events.push(Event::Step(i)),
+            }
+        }
+        let state = machine.store.data();
+        events.extend(state.pending.iter().map(|p| Event::Deliver(p.token)));
+        events.extend(state.queues_ready.first().map(|q| Event::QueueReady(*q)));
+        if events.is_empty() {
+            break;
+        }
+        let event = match rng.as_mut() {
+            Some(rng) => events[rng.usize(..events.len())],
+            None => {
+                let rank = |e: &Event| match e {
+                    Event::HangUp(_) => 0,
+                    Event::Step(_) => 1,
+                    Event::Start(_) => 2,
+                    Event::Deliver(_) => 3,
+                    Event::QueueReady(_) => 4,
+                };
+                *events.iter().min_by_key(|e| rank(e)).expect("not empty")
+            }
+        };
+        match event {
+            Event::Start(i) | Event::Step(i) => step(machine, &mut runs[i])?,
+            Event::HangUp(i) => {
+                runs[i].hung_up = true;
+                runs[i].waiting = false;
+                runs[i].phase = Phase::End;
+                step(machine, &mut runs[i])?;
+            }
+            Event::Deliver(token) => deliver(machine, token)?,
+            Event::QueueReady(queue) => {
+                let state = machine.store.data_mut();
+                if let Some(at) = state.queues_ready.iter().position(|q| *q == queue) {
+                    state.queues_ready.remove(at);
+                }
+                let root = state.root_id;
+                let f = machine.exports.on_queue_ready.clone();
+                machine.call(
+                    "proxy_on_queue_ready",
+                    f,
+                    root,
+                    None,
+                    (root as i32, queue as i32),
+                )?;
+            }
+        }
+        for run in runs.iter_mut() {
+            settle_waiting(machine, run);
+        }
+    }
+
+    let stuck: Vec<String> = runs
+        .iter()
+        .filter(|r| r.phase != Phase::Finished)
+        .map(|r| {
+            format!(
+                "{} {} (context {}) paused in {:?}",
+                r.request.method, r.request.path, r.id, r.phase
+            )
+        })
+        .collect();
+    if !stuck.is_empty() {
+        return Err(Error::Stuck {
+            streams: stuck,
+            seed,
+        });
+    }
+    let fuel = &machine.store.data().fuel;
+    Ok(runs
+        .into_iter()
+        .map(|run| ClientResponse {
+            fuel: fuel.get(&run.id).copied().unwrap_or(0),
+            response: run.result.unwrap_or_else(|| Response::new(0)),
+            upstream: run.upstream,
+            hung_up: run.hung_up,
+            context_id: run.id,
+        })
+        .collect())
+}
+
+fn stream(machine: &mut Machine, id: u32) -> &mut StreamData {
+    machine.store.data_mut().streams.entry(id).or_default()
+}
+
+/// Runs the stream's current phase.
+fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
+    let id = run.id;
+    let exports = &machine.exports;
+    let (on_request_headers, on_request_body) = (
+        exports.on_request_headers.clone(),
+        exports.on_request_body.clone(),
+    );
+    let (on_response_headers, on_response_body) = (
+        exports.on_response_headers.clone(),
+        exports.on_response_body.clone(),
+    );
+    match run.phase {
+        Phase::Start => {
+            let id = machine.next_context;
+            machine.next_context += 1;
+            run.id = id;
+            stream(machine, id).request_headers = run.request.header_map();
+            let root = machine.store.data().root_id;
+            let create = machine.exports.on_context_create.clone();
+            machine.call(
+                "proxy_on_context_create",
+                Some(create),
+                id,
+                Some(id),
+                (id as i32, root as i32),
+            )?;
+            run.phase = Phase::RequestHeaders;
+            step(machine, run)
+        }
+        Phase::RequestHeaders => {
+            let eos = run.request_chunks.is_empty();
+            let count = stream(machine, id).request_headers.len();
+            let action = machine.call(
+                "proxy_on_request_headers",
+                on_request_headers,
+                id,
+                Some(id),
+                (id as i32, count as i32, eos as i32),
+            )?;
+            after_phase(machine, run, action, true);
+            Ok(())
+        }
+        Phase::RequestBody => {
+            let chunk = run.request_chunks.pop_front().unwrap_or_default();
+            let eos = run.request_chunks.is_empty();
+            let size = {
+                let body = &mut stream(machine, id).request_body;
+                body.extend(chunk);
+                body.len()
+            };
+            let action = machine.call(
+                "proxy_on_request_body",
+                on_request_body,
+                id,
+                Some(id),
+                (id as i32, size as i32, eos as i32),
+            )?;
+            after_phase(machine, run, action, eos);
+            Ok(())
+        }
+        Phase::Upstream => {
+            let upstream = machine.store.data().setup.upstream.clone();
+            let request = UpstreamRequest::from_header_map(
+                &stream(machine, id).request_headers,
+                std::mem::take(&mut run.request_sent),
+            );
+            let response = upstream(&request);
+            run.upstream = Some(request);
+            begin_response(machine, run, response);
+            Ok(())
+        }
+        Phase::ResponseHeaders => {
+            let eos = run.response_chunks.is_empty();
+            let count = stream(machine, id).response_headers.len();
+            let action = machine.call(
+                "proxy_on_response_headers",
+                on_response_headers,
+                id,
+                Some(id),
+                (id as i32, count as i32, eos as i32),
+            )?;
+            after_phase(machine, run, action, true);
+            Ok(())
+        }
+        Phase::ResponseBody => {
+            let chunk = run.response_chunks.pop_front().unwrap_or_default();
+            let eos = run.response_chunks.is_empty();
+            let size = {
+                let body = &mut stream(machine, id).response_body;
+                body.extend(chunk);
+                body.len()
+            };
+            let action = machine.call(
+                "proxy_on_response_body",
+                on_response_body,
+                id,
+                Some(id),
+                (id as i32, size as i32, eos as i32),
+            )?;
+            after_phase(machine, run, action, eos);
+            Ok(())
+        }
+        Phase::End => end(machine, run),
+        Phase::Finished => Ok(()),
+    }
+}
+
+/// After a phase callback: a local response, a continue, a pause, or (a
+/// body chunk buffered) the next chunk.
+fn after_phase(machine: &mut Machine, run: &mut Run, action: Option<i32>, at_end: bool) {
+    let phase = run.phase;
+    let data = stream(machine, run.id);
+    let continued = match phase {
+        _ if phase.is_request() => std::mem::take(&mut data.continue_request),
+        _ => std::mem::take(&mut data.continue_response),
+    };
+    if take_local_response(machine, run) {
+        return;
+    }
+    if action.unwrap_or(CONTINUE) == CONTINUE || continued {
+        advance(machine, run);
+    } else if !at_end {
+        // A body chunk the plugin buffers: the next one comes.
+    } else {
+        run.waiting = true;
+    }
+}
+
+/// A stream that waits: resumed, or answered locally?
+fn settle_waiting(machine: &mut Machine, run: &mut Run) {
+    if !run.waiting || matches!(run.phase, Phase::End | Phase::Finished | Phase::Start) {
+        return;
+    }
+    if run.request.hang_up {
+        // Its client hangs up before it can move on (a `HangUp` event).
+        return;
+    }
+    if take_local_response(machine, run) {
+        return;
+    }
+    let data = stream(machine, run.id);
+    let resumed = if run.phase.is_request() {
+        std::mem::take(&mut data.continue_request)
+    } else {
+        std::mem::take(&mut data.continue_response)
+    };
+    if resumed {
+        run.waiting = false;
+        advance(machine, run);
+    }
+}
+
+fn take_local_response(machine: &mut Machine, run: &mut Run) -> bool {
+    let data = stream(machine, run.id);
+    let Some(local) = data.local_response.take() else {
+        return false;
+    };
+    run.waiting = false;
+    if run.phase.is_request() && !run.local {
+        run.local = true;
+        run.request_chunks.clear();
+        begin_response(machine, run, local);
+    } else if run.phase.is_response() && !run.local {
+        data.response_headers = local.header_map();
+        data.response_body.clear();
+        run.response_chunks.clear();
+        run.response_sent = local.body;
+        run.phase = Phase::End;
+    }
+    true
+}
+
+fn begin_response(machine: &mut Machine, run: &mut Run, response: Response) {
+    let data = stream(machine, run.id);
+    data.response_headers = response.header_map();
+    data.request_headers_sent = true;
+    run.response_chunks = chunks(&response.body, None);
+    run.phase = Phase::ResponseHeaders;
+}
+
+/// The current phase let its data through.
+fn advance(machine: &mut Machine, run: &mut Run) {
+    let data = stream(machine, run.id);
+    run.phase = match run.phase {
+        Phase::RequestHeaders => {
+            data.request_headers_sent = true;
+            if run.request_chunks.is_empty() {
+                Phase::Upstream
+            } else {
+                Phase::RequestBody
+            }
+        }
+        Phase::RequestBody => {
+            run.request_sent.append(&mut data.request_body);
+            if run.request_chunks.is_empty() {
+                Phase::Upstream
+            } else {
+                Phase::RequestBody
+            }
+        }
+        Phase::ResponseHeaders => {
+            data.response_headers_sent = true;
+            if run.response_chunks.is_empty() {
+                Phase::End
+            } else {
+                Phase::ResponseBody
+            }
+        }
+        Phase::ResponseBody => {
+            run.response_sent.append(&mut data.response_body);
+            if run.response_chunks.is_empty() {
+                Phase::End
+            } else {
+                Phase::ResponseBody
+            }
+        }
+        other => other,
+    };
+}
+
+/// The stream's end: `on_log`, `on_done`, `on_delete`; callouts the stream
+/// itself made are cancelled, as a gateway does.
+fn end(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
+    let id = run.id;
+    let (on_log, on_done, on_delete) = (
+        machine.exports.on_log.clone(),
+        machine.exports.on_done.clone(),
+        machine.exports.on_delete.clone(),
+    );
+    machine.call("proxy_on_log", on_log, id, Some(id), id as i32)?;
+    machine.call("proxy_on_done", on_done, id, Some(id), id as i32)?;
+    machine.call("proxy_on_delete", on_delete, id, Some(id), id as i32)?;
+    let state = machine.store.data_mut();
+    let data = state.streams.remove(&id).unwrap_or_default();
+    state.pending.retain(|p| p.context != id);
+    run.result = Some(if run.hung_up {
+        Response::new(0)
+    } else {
+        Response::from_header_map(
+            &data.response_headers,
+            std::mem::take(&mut run.response_sent),
+        )
+    });
+    run.phase = Phase::Finished;
+    Ok(())
+}
+
+/// Answers callout `token` and calls the plugin back.
+fn deliver(machine: &mut Machine, token: u32) -> Result<(), Error> {
+    let state = machine.store.data_mut();
+    let Some(at) = state.pending.iter().position(|p| p.token == token) else {
+        return Ok(());
+    };
+    let pending = state.pending.remove(at);
+    match pending.kind {
+        CalloutKind::Http {
+            cluster,
+            request,
+            timeout,
+        } => {
+            let target = state.setup.clusters.get(&cluster).cloned();
+            let answer = match target {
+                Some(Target::Address(address)) => http::send(&address, &request, timeout),
+                Some(Target::Fn(answer)) => Some(answer(&request)),
+                Some(Target::Timeout) | None => None,
+            };
+            let (headers, body) = match answer {
+                Some(response) => {
+                    let headers = response.header_map();
+                    (headers, response.body)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            let (count, size) = (headers.len(), body.len());
+            let state = machine.store.data_mut();
+            state.callout_answer = Some(CalloutAnswer { headers, body });
+            let f = machine.exports.on_http_call_response.clone();
+            let result = machine.call(
+                "proxy_on_http_call_response",
+                f,
+                pending.context,
+                pending.origin,
+                (
+                    pending.context as i32,
+                    token as i32,
+                    count as i32,
+                    size as i32,
+                    0,
+                ),
+            );
+            machine.store.data_mut().callout_answer = None;
+            result.map(|_| ())
+        }
+        CalloutKind::Redis { cluster, query } => {
+            let reply = match state.redis.get_mut(&cluster) {
+                Some(conn) => redis::call(conn, &query),
+                None => None,
+            };
+            let (status, size) = match &reply {
+                Some(reply) => (0, reply.len()),
+                None => (1, 0),
+            };
+            state.redis_reply = reply;
+            let f = machine.exports.on_redis_call_response.clone();
+            let result = machine.call(
+                "proxy_on_redis_call_response",
+                f,
+                pending.context,
+                pending.origin,
+                (pending.context as i32, token as i32, status, size as i32),
+            );
+            machine.store.data_mut().redis_reply = None;
+            result.map(|_| ())
+        }
+    }
+}

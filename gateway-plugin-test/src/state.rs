@@ -1,0 +1,165 @@
+//! What the host keeps for a running plugin (wasmtime's store data): the
+//! streams' header maps and bodies, callouts waiting for delivery, logs,
+//! shared data, queues and metrics. Host functions (`imports.rs`) read and
+//! change it; the scheduler (`vm.rs`) drives the streams from it.
+
+use crate::http::{Response, UpstreamRequest};
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A callout handler: a closure that answers like a server would.
+pub(crate) type Answer = Arc<dyn Fn(&UpstreamRequest) -> Response + Send + Sync>;
+
+/// Where a cluster's callouts go.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// A real server, `host:port`.
+    Address(String),
+    /// Answered in-process.
+    Fn(Answer),
+    /// Never answered: the call times out.
+    Timeout,
+}
+
+/// Everything configured before the VM starts; shared, read-only.
+#[derive(Clone)]
+pub(crate) struct Setup {
+    pub clusters: HashMap<String, Target>,
+    pub redis: HashMap<String, String>,
+    pub upstream: Answer,
+    pub log_level: i32,
+    pub properties: HashMap<String, Vec<u8>>,
+    pub vm_config: Vec<u8>,
+}
+
+/// One HTTP stream's data, as host calls see it.
+#[derive(Default)]
+pub(crate) struct StreamData {
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    pub request_trailers: Vec<(String, String)>,
+    pub response_trailers: Vec<(String, String)>,
+    /// The body data the plugin sees now (buffered, not yet passed on).
+    pub request_body: Vec<u8>,
+    pub response_body: Vec<u8>,
+    pub properties: HashMap<String, Vec<u8>>,
+    pub request_headers_sent: bool,
+    pub response_headers_sent: bool,
+    pub continue_request: bool,
+    pub continue_response: bool,
+    pub local_response: Option<Response>,
+    pub closed: bool,
+}
+
+/// What a dispatched callout asks for.
+pub(crate) enum CalloutKind {
+    Http {
+        cluster: String,
+        request: UpstreamRequest,
+        timeout: Duration,
+    },
+    Redis {
+        cluster: String,
+        query: Vec<u8>,
+    },
+}
+
+/// A callout dispatched and not answered yet.
+pub(crate) struct Pending {
+    pub token: u32,
+    /// The context whose callback gets the answer.
+    pub context: u32,
+    /// The stream whose work this is (for fuel), if any.
+    pub origin: Option<u32>,
+    pub kind: CalloutKind,
+}
+
+/// The answer to an HTTP callout, readable during its callback.
+pub(crate) struct CalloutAnswer {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub(crate) struct Metric {
+    pub name: String,
+    pub kind: i32,
+    pub value: i64,
+}
+
+/// A Redis cluster the plugin initialised.
+pub(crate) struct RedisConn {
+    pub address: String,
+    pub username: String,
+    pub password: String,
+    pub timeout: Duration,
+    pub stream: Option<TcpStream>,
+}
+
+pub(crate) struct State {
+    pub setup: Arc<Setup>,
+    pub plugin_config: Vec<u8>,
+    pub vm_config: Vec<u8>,
+    pub logs: Vec<String>,
+    pub root_id: u32,
+    /// The context host calls act on.
+    pub effective: u32,
+    /// The stream the current callback works for (fuel, callout origin).
+    pub attributed: Option<u32>,
+    pub streams: HashMap<u32, StreamData>,
+    pub callout_answer: Option<CalloutAnswer>,
+    pub redis_reply: Option<Vec<u8>>,
+    pub next_token: u32,
+    pub pending: Vec<Pending>,
+    pub redis: HashMap<String, RedisConn>,
+    pub tick_period_ms: u32,
+    pub shared_data: HashMap<String, (Vec<u8>, u32)>,
+    pub queues: Vec<(String, VecDeque<Vec<u8>>)>,
+    pub queues_ready: Vec<u32>,
+    pub metrics: Vec<Metric>,
+    pub fuel: HashMap<u32, u64>,
+    /// Text the plugin wrote to stdout/stderr, not yet a full line.
+    pub stdio: Vec<u8>,
+}
+
+impl State {
+    pub fn new(setup: Arc<Setup>, plugin_config: Vec<u8>) -> State {
+        State {
+            vm_config: setup.vm_config.clone(),
+            setup,
+            plugin_config,
+            logs: Vec::new(),
+            root_id: 1,
+            effective: 1,
+            attributed: None,
+            streams: HashMap::new(),
+            callout_answer: None,
+            redis_reply: None,
+            next_token: 1,
+            pending: Vec::new(),
+            redis: HashMap::new(),
+            tick_period_ms: 0,
+            shared_data: HashMap::new(),
+            queues: Vec::new(),
+            queues_ready: Vec::new(),
+            metrics: Vec::new(),
+            fuel: HashMap::new(),
+            stdio: Vec::new(),
+        }
+    }
+
+    /// The stream host calls act on now, if the effective context is one.
+    pub fn stream(&mut self) -> Option<&mut StreamData> {
+        let id = self.effective;
+        self.streams.get_mut(&id)
+    }
+
+    pub fn log(&mut self, level: i32, message: &str) {
+        let level = crate::abi::LEVELS
+            .get(level as usize)
+            .copied()
+            .unwrap_or("info");
+        self.logs.push(format!("{level} {message}"));
+    }
+}
