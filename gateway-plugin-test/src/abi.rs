@@ -34,8 +34,9 @@ pub(crate) mod buffer {
     pub const HTTP_CALL_RESPONSE_BODY: i32 = 4;
     pub const VM_CONFIGURATION: i32 = 6;
     pub const PLUGIN_CONFIGURATION: i32 = 7;
-    /// Higress's extension: the reply to a Redis call.
-    pub const REDIS_CALL_RESPONSE: i32 = 10;
+    /// Higress's extension: the reply to a Redis call
+    /// (`BufferTypeRedisCallResponse` in higress-group/proxy-wasm-go-sdk).
+    pub const REDIS_CALL_RESPONSE: i32 = 9;
 }
 
 /// `proxy_continue_stream` / `proxy_close_stream` argument.

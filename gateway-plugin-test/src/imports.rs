@@ -584,7 +584,16 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
          password_len: i32,
          timeout_ms: i32| {
             let result = (|| {
-                let cluster = read_string(&mut c, cluster_ptr, cluster_len)?;
+                // Higress passes options after the name:
+                // `outbound|6379||redis.static?db=2&buffer_flush_timeout=3`.
+                let full = read_string(&mut c, cluster_ptr, cluster_len)?;
+                let (cluster, options) = full.split_once('?').unwrap_or((&full, ""));
+                let cluster = cluster.to_string();
+                let database = options
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("db="))
+                    .and_then(|db| db.parse().ok())
+                    .unwrap_or(0);
                 let username = read_string(&mut c, user_ptr, user_len)?;
                 let password = read_string(&mut c, password_ptr, password_len)?;
                 let state = c.data_mut();
@@ -602,6 +611,7 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
                         username,
                         password,
                         timeout: Duration::from_millis((timeout_ms as u32).max(1) as u64),
+                        database,
                         stream: None,
                     },
                 );
@@ -612,7 +622,7 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
     )?;
     l.func_wrap(
         "env",
-        "proxy_dispatch_redis_call",
+        "proxy_redis_call",
         |mut c: C<'_>,
          cluster_ptr: i32,
          cluster_len: i32,
@@ -638,6 +648,24 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
             })();
             status(result)
         },
+    )?;
+
+    // Higress's other extensions: present so Go plugins built on Higress's
+    // SDK load; this host has no filter chain or upstream hosts to offer.
+    l.func_wrap(
+        "env",
+        "proxy_inject_encoded_data_to_filter_chain",
+        |_: C<'_>, _: i32, _: i32, _: i32| Status::Unimplemented as i32,
+    )?;
+    l.func_wrap(
+        "env",
+        "proxy_get_upstream_hosts",
+        |_: C<'_>, _: i32, _: i32| Status::Unimplemented as i32,
+    )?;
+    l.func_wrap(
+        "env",
+        "proxy_set_upstream_override_host",
+        |_: C<'_>, _: i32, _: i32| Status::Unimplemented as i32,
     )?;
 
     // gRPC: not for HTTP filters here; present so plugins that import it load.

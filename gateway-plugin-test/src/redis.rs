@@ -49,6 +49,16 @@ fn connect(conn: &RedisConn) -> Option<TcpStream> {
             return None;
         }
     }
+    if conn.database != 0 {
+        let db = conn.database.to_string();
+        stream.write_all(&command(&["SELECT", &db])).ok()?;
+        let mut reader = BufReader::new(stream.try_clone().ok()?);
+        let mut reply = Vec::new();
+        read_reply(&mut reader, &mut reply)?;
+        if reply.first() == Some(&b'-') {
+            return None;
+        }
+    }
     Some(stream)
 }
 

@@ -94,6 +94,7 @@ pub(crate) struct RedisConn {
     pub username: String,
     pub password: String,
     pub timeout: Duration,
+    pub database: u32,
     pub stream: Option<TcpStream>,
 }
 

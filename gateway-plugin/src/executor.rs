@@ -52,11 +52,28 @@ struct Task {
     resume: Option<StreamType>,
 }
 
+/// A callout's answer, as read in the host's callback.
+pub(crate) enum Outcome {
+    Http(Result<HttpResponse, HttpCallError>),
+    /// The raw RESP reply, or the host's status when there is none.
+    Redis(Result<Vec<u8>, u32>),
+}
+
+/// What to read when a callout is answered.
+#[derive(Clone, Copy)]
+pub(crate) enum Expect {
+    /// An HTTP response with a body of at most this many bytes.
+    Http {
+        max_body: usize,
+    },
+    Redis,
+}
+
 struct Callout {
     task: u32,
     waker: Option<Waker>,
-    outcome: Option<Result<HttpResponse, HttpCallError>>,
-    max_body: usize,
+    outcome: Option<Outcome>,
+    expect: Expect,
 }
 
 #[derive(Default)]
@@ -228,6 +245,48 @@ extern "C" {
     fn proxy_on_queue_ready(context_id: u32, queue_id: u32);
 }
 
+/// Makes a host call that starts a callout (`dispatch` returns its token or
+/// the host's status) for the current task, on behalf of the root, and
+/// records the token.
+fn dispatch(
+    expect: Expect,
+    waker: &Waker,
+    dispatch: impl FnOnce() -> Result<u32, u32>,
+) -> Result<u32, DispatchError> {
+    let Some(task) = current_task() else {
+        return Err(DispatchError::NotInHandler);
+    };
+    let (root, in_root) = with(|e| (e.root_id.get(), e.in_root_callback.get()));
+    if !in_root {
+        // SAFETY: the SDK's exported callback; it only borrows its root table,
+        // which no caller of ours holds outside a root callback.
+        unsafe { proxy_on_queue_ready(root, SDK_ROOT_MARKER_QUEUE) };
+    }
+    let _ = host::set_effective_context(root);
+    let result = dispatch();
+    let _ = host::set_effective_context(task);
+    let token = result.map_err(DispatchError::Refused)?;
+    with(|e| {
+        e.callouts.borrow_mut().insert(
+            token,
+            Callout {
+                task,
+                waker: Some(waker.clone()),
+                outcome: None,
+                expect,
+            },
+        )
+    });
+    Ok(token)
+}
+
+/// Why a callout did not start.
+pub(crate) enum DispatchError {
+    NotInHandler,
+    /// The host's status.
+    Refused(u32),
+}
+
 /// Dispatches an HTTP callout for the current task, on behalf of the root.
 pub(crate) fn dispatch_http_call(
     cluster: &str,
@@ -237,41 +296,32 @@ pub(crate) fn dispatch_http_call(
     max_body: usize,
     waker: &Waker,
 ) -> Result<u32, HttpCallError> {
-    let Some(task) = current_task() else {
-        return Err(HttpCallError::NotInHandler);
-    };
-    let (root, in_root) = with(|e| (e.root_id.get(), e.in_root_callback.get()));
-    if !in_root {
-        // SAFETY: the SDK's exported callback; it only borrows its root table,
-        // which no caller of ours holds outside a root callback.
-        unsafe { proxy_on_queue_ready(root, SDK_ROOT_MARKER_QUEUE) };
-    }
-    let _ = host::set_effective_context(root);
-    let result = proxy_wasm::hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout);
-    let _ = host::set_effective_context(task);
-    let token = result.map_err(|status| HttpCallError::Dispatch {
-        cluster: cluster.to_string(),
-        status: status as u32,
-    })?;
-    with(|e| {
-        e.callouts.borrow_mut().insert(
-            token,
-            Callout {
-                task,
-                waker: Some(waker.clone()),
-                outcome: None,
-                max_body,
-            },
-        )
-    });
-    Ok(token)
+    dispatch(Expect::Http { max_body }, waker, || {
+        proxy_wasm::hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout)
+            .map_err(|status| status as u32)
+    })
+    .map_err(|err| match err {
+        DispatchError::NotInHandler => HttpCallError::NotInHandler,
+        DispatchError::Refused(status) => HttpCallError::Dispatch {
+            cluster: cluster.to_string(),
+            status,
+        },
+    })
+}
+
+/// Dispatches a Redis command (RESP bytes) for the current task.
+pub(crate) fn dispatch_redis_call(
+    cluster: &str,
+    query: &[u8],
+    waker: &Waker,
+) -> Result<u32, DispatchError> {
+    dispatch(Expect::Redis, waker, || {
+        host::dispatch_redis_call(cluster, query)
+    })
 }
 
 /// The answer to `token` if it came; else remembers the waker.
-pub(crate) fn take_outcome(
-    token: u32,
-    waker: &Waker,
-) -> Option<Result<HttpResponse, HttpCallError>> {
+pub(crate) fn take_outcome(token: u32, waker: &Waker) -> Option<Outcome> {
     with(|e| {
         let mut callouts = e.callouts.borrow_mut();
         let callout = callouts.get_mut(&token)?;
@@ -304,11 +354,36 @@ pub(crate) fn on_http_call_response(
     body_size: usize,
     num_trailers: usize,
 ) {
-    let Some(max_body) = with(|e| e.callouts.borrow().get(&token).map(|c| c.max_body)) else {
+    answered(caller, token, |expect| match expect {
+        Expect::Http { max_body } => Outcome::Http(HttpResponse::read_from_host(
+            num_headers,
+            body_size,
+            num_trailers,
+            max_body,
+        )),
+        Expect::Redis => Outcome::Http(Err(HttpCallError::BadResponse(
+            "an HTTP answer to a Redis call".to_string(),
+        ))),
+    });
+}
+
+/// The host's answer to a Redis call (Higress's extension): `status` 0 and
+/// the reply in the Redis buffer, or the host's error status.
+pub(crate) fn on_redis_call_response(caller: u32, token: u32, status: u32, response_size: usize) {
+    answered(caller, token, |_| {
+        Outcome::Redis(match status {
+            0 => host::get_redis_reply(response_size).map_err(|err| err.status),
+            status => Err(status),
+        })
+    });
+}
+
+fn answered(caller: u32, token: u32, read: impl FnOnce(Expect) -> Outcome) {
+    let Some(expect) = with(|e| e.callouts.borrow().get(&token).map(|c| c.expect)) else {
         log::debug!("ignoring the answer to callout {token}: its stream has ended");
         return;
     };
-    let outcome = HttpResponse::read_from_host(num_headers, body_size, num_trailers, max_body);
+    let outcome = read(expect);
     let (waker, task) = with(|e| {
         let mut callouts = e.callouts.borrow_mut();
         match callouts.get_mut(&token) {
@@ -349,7 +424,7 @@ mod tests {
                     task: 7,
                     waker: None,
                     outcome: None,
-                    max_body: 10,
+                    expect: Expect::Http { max_body: 10 },
                 },
             )
         });

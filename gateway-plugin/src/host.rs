@@ -126,6 +126,24 @@ extern "C" {
         value_size: usize,
     ) -> u32;
     fn proxy_continue_stream(stream_type: u32) -> u32;
+    // Higress's Redis extension (higress-group/proxy-wasm-go-sdk,
+    // proxywasm/internal/abi_hostcalls.go).
+    fn proxy_redis_init(
+        cluster_data: *const u8,
+        cluster_size: usize,
+        username_data: *const u8,
+        username_size: usize,
+        password_data: *const u8,
+        password_size: usize,
+        timeout_ms: u32,
+    ) -> u32;
+    fn proxy_redis_call(
+        cluster_data: *const u8,
+        cluster_size: usize,
+        query_data: *const u8,
+        query_size: usize,
+        return_token: *mut u32,
+    ) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
@@ -332,6 +350,63 @@ pub(crate) fn continue_stream(stream: StreamType) -> Result<(), HostError> {
     })
 }
 
+/// Higress's buffer type holding the reply to a Redis call.
+const REDIS_CALL_RESPONSE_BUFFER: u32 = 9;
+
+/// Opens (or re-opens) Higress's Redis connection for `cluster`.
+pub(crate) fn redis_init(
+    cluster: &str,
+    username: &str,
+    password: &str,
+    timeout_ms: u32,
+) -> Result<(), HostError> {
+    check("proxy_redis_init", unsafe {
+        proxy_redis_init(
+            cluster.as_ptr(),
+            cluster.len(),
+            username.as_ptr(),
+            username.len(),
+            password.as_ptr(),
+            password.len(),
+            timeout_ms,
+        )
+    })
+}
+
+/// Sends one RESP command to `cluster`: the callout's token, or the host's
+/// status.
+pub(crate) fn dispatch_redis_call(cluster: &str, query: &[u8]) -> Result<u32, u32> {
+    let mut token = 0;
+    let status = unsafe {
+        proxy_redis_call(
+            cluster.as_ptr(),
+            cluster.len(),
+            query.as_ptr(),
+            query.len(),
+            &mut token,
+        )
+    };
+    match status {
+        OK => Ok(token),
+        status => Err(status),
+    }
+}
+
+/// The reply to the Redis call being answered.
+pub(crate) fn get_redis_reply(size: usize) -> Result<Vec<u8>, HostError> {
+    let mut data = null_mut();
+    let mut len = 0;
+    let status =
+        unsafe { proxy_get_buffer_bytes(REDIS_CALL_RESPONSE_BUFFER, 0, size, &mut data, &mut len) };
+    match status {
+        OK => Ok(unsafe { take_host_bytes(data, len) }),
+        status => Err(HostError {
+            call: "proxy_get_buffer_bytes",
+            status,
+        }),
+    }
+}
+
 /// Makes later host calls of this callback act on `context_id`.
 pub(crate) fn set_effective_context(context_id: u32) -> Result<(), HostError> {
     check("proxy_set_effective_context", unsafe {
@@ -511,5 +586,7 @@ mod unit_test_host {
         proxy_set_effective_context(u32);
         proxy_get_header_map_pairs(u32, *mut *mut u8, *mut usize);
         proxy_http_call(*const u8, usize, *const u8, usize, *const u8, usize, *const u8, usize, u32, *mut u32);
+        proxy_redis_init(*const u8, usize, *const u8, usize, *const u8, usize, u32);
+        proxy_redis_call(*const u8, usize, *const u8, usize, *mut u32);
     }
 }

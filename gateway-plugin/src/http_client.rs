@@ -258,7 +258,10 @@ impl Future for HttpCall {
                 }
             }
             CallState::Waiting(token) => match executor::take_outcome(token, cx.waker()) {
-                Some(outcome) => Poll::Ready(outcome),
+                Some(executor::Outcome::Http(outcome)) => Poll::Ready(outcome),
+                Some(executor::Outcome::Redis(_)) => Poll::Ready(Err(HttpCallError::BadResponse(
+                    "a Redis answer to an HTTP call".to_string(),
+                ))),
                 None => {
                     self.state = CallState::Waiting(token);
                     Poll::Pending

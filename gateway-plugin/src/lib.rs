@@ -48,12 +48,16 @@ mod http_client;
 mod logger;
 #[doc(hidden)]
 pub mod plugin;
+mod redis;
+pub mod resp;
 
 pub use config::ConfigError;
 pub use context::HttpContext;
 pub use executor::live_counts;
 pub use http_client::{HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_TIMEOUT};
 pub use proxy_wasm::types::Action;
+pub use redis::{RedisCall, RedisClient, RedisError};
+pub use resp::RespValue;
 
 /// Marks the plugin's configuration type and generates the plugin.
 ///
@@ -124,7 +128,7 @@ pub mod prelude {
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
         parse_config, plugin, Action, ConfigError, HttpCallError, HttpClient, HttpContext,
-        HttpResponse,
+        HttpResponse, RedisClient, RedisError, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};

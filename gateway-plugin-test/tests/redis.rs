@@ -1,0 +1,174 @@
+//! `RedisClient` end to end on the test host, against a real `redis-server`
+//! (started on a free loopback port, stopped after): the seed's rate-limit
+//! example, Redis going away, interleaved increments, and Redis → HTTP →
+//! Redis in one handler (the DESIGN.md "known trap").
+
+use gateway_plugin_test::{Host, Request, Response, Vm};
+use gateway_plugin_tests::{plugin_wasm, RedisServer};
+use serde_json::json;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const REDIS_CLUSTER: &str = "outbound|6379||redis.static";
+
+fn ratelimit(redis: &RedisServer, qpm: u32) -> Vm {
+    Host::load(plugin_wasm("redis-ratelimit"))
+        .unwrap()
+        .redis_cluster(REDIS_CLUSTER, &redis.address())
+        .configure(json!({
+            "serviceName": "redis.static",
+            "servicePort": 6379,
+            "timeout": 500,
+            "qpm": qpm,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Waits out the last seconds of a minute, so a test's requests share one.
+fn not_at_a_minutes_end() {
+    let second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if second >= 55 {
+        std::thread::sleep(std::time::Duration::from_secs(61 - second));
+    }
+}
+
+#[test]
+fn ratelimit_lets_qpm_requests_through_then_answers_429() {
+    let redis = RedisServer::start();
+    let vm = ratelimit(&redis, 3);
+    not_at_a_minutes_end();
+
+    let mut stamps = Vec::new();
+    for left in ["2", "1", "0"] {
+        let resp = vm.request(Request::get("/")).unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.upstream_request().is_some());
+        assert_eq!(resp.header("CallTimeLeft"), Some(left));
+        stamps.push(resp.header("timeStamp").expect("timeStamp").to_string());
+    }
+    let resp = vm.request(Request::get("/")).unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.text(), "Too many requests\n");
+    assert_eq!(resp.header("CallTimeLeft"), Some("0"));
+    assert_eq!(resp.header("timeStamp"), Some(stamps[0].as_str()));
+    assert!(resp.upstream_request().is_none());
+
+    // One key for the minute, counted in Redis, expiring.
+    let stamp = &stamps[0];
+    assert!(stamps.iter().all(|s| s == stamp), "{stamps:?}");
+    let minute: u64 = stamp.parse().unwrap();
+    assert_eq!(minute % 60, 0);
+    assert_eq!(redis.command(&["GET", stamp]).as_deref(), Some("4"));
+    let ttl: i64 = redis
+        .command(&["TTL", stamp])
+        .unwrap()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&ttl), "TTL {ttl}");
+}
+
+#[test]
+fn ratelimit_answers_430_when_redis_goes_away_and_does_not_hang() {
+    let mut redis = RedisServer::start();
+    let vm = ratelimit(&redis, 100);
+    assert_eq!(vm.request(Request::get("/")).unwrap().status(), 200);
+
+    redis.stop();
+    let started = std::time::Instant::now();
+    let resp = vm.request(Request::get("/")).unwrap();
+    assert_eq!(resp.status(), 430);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        vm.logs()
+            .iter()
+            .any(|l| l.starts_with("error [redis-ratelimit] call redis error: no Redis reply")),
+        "{:?}",
+        vm.logs()
+    );
+}
+
+#[test]
+fn interleaved_increments_of_a_shared_key_all_count() {
+    let redis = RedisServer::start();
+    let vm = ratelimit(&redis, 1_000);
+    not_at_a_minutes_end();
+
+    let responses = vm
+        .requests((0..100).map(|_| Request::get("/")).collect())
+        .unwrap();
+
+    assert!(responses.iter().all(|r| r.status() == 200));
+    let stamp = responses[0].header("timeStamp").unwrap().to_string();
+    assert_eq!(redis.command(&["GET", &stamp]).as_deref(), Some("100"));
+    // Every count from 1 to 100 was seen exactly once.
+    let mut left: Vec<i64> = responses
+        .iter()
+        .map(|r| r.header("CallTimeLeft").unwrap().parse().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, (900..1000).collect::<Vec<i64>>());
+}
+
+#[test]
+fn redis_then_http_then_redis_in_one_handler_across_interleaved_streams() {
+    let redis = RedisServer::start();
+    let vm = Host::load(plugin_wasm("redis-chain"))
+        .unwrap()
+        .redis_cluster(REDIS_CLUSTER, &redis.address())
+        .cluster_fn("outbound|8080||token.static", |req| {
+            let who = req.header("authorization").unwrap_or("anonymous");
+            Response::new(200).header("x-token", &format!("token-for-{who}"))
+        })
+        .configure(serde_json::Value::Null)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let requests = (0..100)
+        .map(|i| Request::get("/").header("authorization", &format!("user-{i}")))
+        .collect();
+    let responses = vm.requests(requests).unwrap();
+
+    for (i, resp) in responses.iter().enumerate() {
+        assert_eq!(resp.status(), 200, "stream {i}: {}", resp.text());
+        let upstream = resp.upstream_request().unwrap();
+        let token = format!("token-for-user-{i}");
+        assert_eq!(upstream.header("x-count"), Some("1"), "stream {i}");
+        assert_eq!(
+            upstream.header("x-token"),
+            Some(token.as_str()),
+            "stream {i}"
+        );
+        assert_eq!(
+            upstream.header("x-stored"),
+            Some(token.as_str()),
+            "stream {i}"
+        );
+        assert_eq!(
+            redis.command(&["GET", &format!("token:user-{i}")]),
+            Some(token)
+        );
+    }
+}
+
+#[test]
+fn a_command_before_init_or_to_an_unknown_cluster_is_an_error_value() {
+    // No redis_cluster on the host: init is refused at configure time.
+    let err = Host::load(plugin_wasm("redis-ratelimit"))
+        .unwrap()
+        .configure(json!({"serviceName": "redis.static", "servicePort": 6379, "qpm": 1}))
+        .err()
+        .expect("refused");
+    assert!(
+        err.logs().iter().any(
+            |l| l.contains("the gateway refused the Redis call to outbound|6379||redis.static")
+        ),
+        "{err}"
+    );
+}

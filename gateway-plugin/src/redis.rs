@@ -1,0 +1,546 @@
+//! `RedisClient`: async Redis commands over Higress's Redis extension.
+//!
+//! Matched against Higress's sources, byte for byte on the wire:
+//! - `higress-group/proxy-wasm-go-sdk`, `proxywasm/internal/abi_hostcalls.go`:
+//!   the imports `proxy_redis_init(cluster, username, password, timeout_ms)`
+//!   and `proxy_redis_call(cluster, query, *token)`;
+//! - same repository, `proxywasm/internal/abi_callback_l7.go`: the export
+//!   `proxy_on_redis_call_response(plugin_context_id, token, status,
+//!   response_size)`, a status other than 0 meaning no reply;
+//! - same repository, `proxywasm/internal/abi_enums.go`: the reply is read
+//!   from buffer type 9 (`BufferTypeRedisCallResponse`);
+//! - `alibaba/higress`, `plugins/wasm-go/pkg/wrapper/redis_wrapper.go`: the
+//!   command goes out as a RESP array of bulk strings, the cluster name is
+//!   the `HttpClient` one (`cluster_wrapper.go`), `Init` is made in
+//!   `parseConfig`.
+//!
+//! Commands are `async`: each is a callout like an HTTP one, answered in the
+//! executor, so a handler can await Redis, then HTTP, then Redis again.
+
+use crate::cluster::Cluster;
+use crate::executor::{self, DispatchError, Outcome};
+use crate::host;
+use crate::resp::{self, RespError, RespValue};
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A Redis client for one cluster, made in `#[parse_config]` and kept in the
+/// configuration.
+///
+/// ```no_run
+/// use gateway_plugin::prelude::*;
+///
+/// #[plugin(name = "counter")]
+/// pub struct Config {
+///     redis: RedisClient,
+/// }
+///
+/// #[parse_config]
+/// fn parse(_json: &serde_json::Value) -> Result<Config, String> {
+///     let redis = RedisClient::new(DnsCluster {
+///         service_name: "redis".into(),
+///         domain: "redis.example.com".into(),
+///         port: 6379,
+///     });
+///     redis.init("", "", 1000).map_err(|e| e.to_string())?;
+///     Ok(Config { redis })
+/// }
+///
+/// #[on_request_headers]
+/// async fn count(ctx: &mut HttpContext, config: &Config) -> Action {
+///     match config.redis.incr("hits").await {
+///         Ok(hits) => ctx.add_request_header("x-hits", &hits.to_string()),
+///         Err(err) => log::warn!("redis: {err}"),
+///     }
+///     Action::Continue
+/// }
+/// ```
+pub struct RedisClient {
+    cluster: String,
+    initialised: Cell<bool>,
+}
+
+impl fmt::Debug for RedisClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisClient")
+            .field("cluster", &self.cluster)
+            .field("initialised", &self.initialised.get())
+            .finish()
+    }
+}
+
+/// Why a Redis command failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisError {
+    /// `init` was not called (or failed) for this client.
+    NotInitialised {
+        /// The client's cluster.
+        cluster: String,
+    },
+    /// The gateway refused `init` or the command (an unknown cluster, say);
+    /// `status` is the host's.
+    Dispatch {
+        /// The cluster called.
+        cluster: String,
+        /// The host's status.
+        status: u32,
+    },
+    /// No reply: a timeout or a connection error (the host's status).
+    Connection {
+        /// The status the host's callback gave.
+        status: u32,
+    },
+    /// Redis answered with an error reply (`-ERR ...`), given here.
+    Reply(String),
+    /// The reply is not of the type the command returns.
+    UnexpectedReply {
+        /// What the command returns.
+        expected: &'static str,
+        /// The reply, as text.
+        got: String,
+    },
+    /// The reply is not valid RESP.
+    BadReply(RespError),
+    /// The command was awaited outside a handler (at configure time, say):
+    /// there is no stream for the answer to resume.
+    NotInHandler,
+}
+
+impl fmt::Display for RedisError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedisError::NotInitialised { cluster } => write!(
+                f,
+                "the Redis client for {cluster} is not initialised: call `init` in #[parse_config]"
+            ),
+            RedisError::Dispatch { cluster, status } => {
+                write!(
+                    f,
+                    "the gateway refused the Redis call to {cluster} (status {status})"
+                )
+            }
+            RedisError::Connection { status } => {
+                write!(
+                    f,
+                    "no Redis reply: timeout or connection error (status {status})"
+                )
+            }
+            RedisError::Reply(text) => write!(f, "Redis error: {text}"),
+            RedisError::UnexpectedReply { expected, got } => {
+                write!(f, "unexpected Redis reply: expected {expected}, got {got}")
+            }
+            RedisError::BadReply(err) => write!(f, "unreadable Redis reply: {err}"),
+            RedisError::NotInHandler => write!(
+                f,
+                "Redis commands can only be awaited inside a phase handler, not at configure time"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RedisError {}
+
+impl RedisClient {
+    /// A client for `cluster`, named as for [`HttpClient`](crate::HttpClient).
+    pub fn new(cluster: impl Cluster) -> Self {
+        ON_REPLY.with(|handler| handler.set(Some(executor::on_redis_call_response)));
+        RedisClient {
+            cluster: cluster.cluster_name(),
+            initialised: Cell::new(false),
+        }
+    }
+
+    /// The Envoy cluster the commands go to.
+    pub fn cluster_name(&self) -> &str {
+        &self.cluster
+    }
+
+    /// Opens the gateway's connection to Redis (empty `username` and
+    /// `password` for none). Call it in `#[parse_config]`, as Higress's SDK
+    /// does; commands before a successful `init` are
+    /// [`RedisError::NotInitialised`].
+    pub fn init(&self, username: &str, password: &str, timeout_ms: u32) -> Result<(), RedisError> {
+        match host::redis_init(&self.cluster, username, password, timeout_ms) {
+            Ok(()) => {
+                self.initialised.set(true);
+                Ok(())
+            }
+            Err(err) => Err(RedisError::Dispatch {
+                cluster: self.cluster.clone(),
+                status: err.status,
+            }),
+        }
+    }
+
+    fn call<T>(
+        &self,
+        args: &[&str],
+        convert: fn(RespValue) -> Result<T, RedisError>,
+    ) -> RedisCall<T> {
+        let state = if self.initialised.get() {
+            CallState::Ready {
+                cluster: self.cluster.clone(),
+                query: resp::encode_command(args),
+            }
+        } else {
+            CallState::Failed(RedisError::NotInitialised {
+                cluster: self.cluster.clone(),
+            })
+        };
+        RedisCall { state, convert }
+    }
+
+    /// Any command, e.g. `client.command(&["SET", "k", "v", "EX", "10"])`;
+    /// an error reply is `Err(RedisError::Reply)`.
+    pub fn command(&self, args: &[&str]) -> RedisCall<RespValue> {
+        self.call(args, Ok)
+    }
+
+    /// `GET key`: `None` if the key does not exist.
+    pub fn get(&self, key: &str) -> RedisCall<Option<String>> {
+        self.call(&["GET", key], optional_string)
+    }
+
+    /// `SET key value`.
+    pub fn set(&self, key: &str, value: &str) -> RedisCall<()> {
+        self.call(&["SET", key, value], ok)
+    }
+
+    /// `SET key value EX seconds`.
+    pub fn set_ex(&self, key: &str, value: &str, seconds: u64) -> RedisCall<()> {
+        self.call(&["SET", key, value, "EX", &seconds.to_string()], ok)
+    }
+
+    /// `SETNX key value`: `true` if the key was set.
+    pub fn set_nx(&self, key: &str, value: &str) -> RedisCall<bool> {
+        self.call(&["SETNX", key, value], flag)
+    }
+
+    /// `INCR key`: the new value.
+    pub fn incr(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["INCR", key], integer)
+    }
+
+    /// `INCRBY key by`: the new value.
+    pub fn incr_by(&self, key: &str, by: i64) -> RedisCall<i64> {
+        self.call(&["INCRBY", key, &by.to_string()], integer)
+    }
+
+    /// `DECR key`: the new value.
+    pub fn decr(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["DECR", key], integer)
+    }
+
+    /// `EXPIRE key seconds`: `true` if the key exists (and now expires).
+    pub fn expire(&self, key: &str, seconds: u64) -> RedisCall<bool> {
+        self.call(&["EXPIRE", key, &seconds.to_string()], flag)
+    }
+
+    /// `DEL key`: how many keys were removed.
+    pub fn del(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["DEL", key], integer)
+    }
+
+    /// `EXISTS key`: 1 if it exists, else 0.
+    pub fn exists(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["EXISTS", key], integer)
+    }
+
+    /// `HGET key field`.
+    pub fn hget(&self, key: &str, field: &str) -> RedisCall<Option<String>> {
+        self.call(&["HGET", key, field], optional_string)
+    }
+
+    /// `HSET key field value`: how many fields were added.
+    pub fn hset(&self, key: &str, field: &str, value: &str) -> RedisCall<i64> {
+        self.call(&["HSET", key, field, value], integer)
+    }
+
+    /// `HINCRBY key field by`: the new value.
+    pub fn hincr_by(&self, key: &str, field: &str, by: i64) -> RedisCall<i64> {
+        self.call(&["HINCRBY", key, field, &by.to_string()], integer)
+    }
+
+    /// `HGETALL key`: field-value pairs, in Redis's order.
+    pub fn hgetall(&self, key: &str) -> RedisCall<Vec<(String, String)>> {
+        self.call(&["HGETALL", key], pairs)
+    }
+
+    /// `LPUSH key value`: the list's new length.
+    pub fn lpush(&self, key: &str, value: &str) -> RedisCall<i64> {
+        self.call(&["LPUSH", key, value], integer)
+    }
+
+    /// `RPOP key`: `None` if the list is empty.
+    pub fn rpop(&self, key: &str) -> RedisCall<Option<String>> {
+        self.call(&["RPOP", key], optional_string)
+    }
+
+    /// `LLEN key`.
+    pub fn llen(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["LLEN", key], integer)
+    }
+
+    /// `SADD key member`: 1 if added, 0 if already there.
+    pub fn sadd(&self, key: &str, member: &str) -> RedisCall<i64> {
+        self.call(&["SADD", key, member], integer)
+    }
+
+    /// `SMEMBERS key`.
+    pub fn smembers(&self, key: &str) -> RedisCall<Vec<String>> {
+        self.call(&["SMEMBERS", key], strings)
+    }
+
+    /// `ZADD key score member`: 1 if added.
+    pub fn zadd(&self, key: &str, score: f64, member: &str) -> RedisCall<i64> {
+        self.call(&["ZADD", key, &score.to_string(), member], integer)
+    }
+
+    /// `ZRANGE key start stop`.
+    pub fn zrange(&self, key: &str, start: i64, stop: i64) -> RedisCall<Vec<String>> {
+        self.call(
+            &["ZRANGE", key, &start.to_string(), &stop.to_string()],
+            strings,
+        )
+    }
+
+    /// `PUBLISH channel message`: how many subscribers got it.
+    pub fn publish(&self, channel: &str, message: &str) -> RedisCall<i64> {
+        self.call(&["PUBLISH", channel, message], integer)
+    }
+
+    /// `EVAL script numkeys keys... args...`: the script's reply.
+    pub fn eval(&self, script: &str, keys: &[&str], args: &[&str]) -> RedisCall<RespValue> {
+        let count = keys.len().to_string();
+        let mut all = vec!["EVAL", script, count.as_str()];
+        all.extend_from_slice(keys);
+        all.extend_from_slice(args);
+        self.call(&all, Ok)
+    }
+}
+
+// ---- reply conversions ------------------------------------------------------------
+
+fn unexpected<T>(expected: &'static str, got: RespValue) -> Result<T, RedisError> {
+    Err(RedisError::UnexpectedReply {
+        expected,
+        got: got.to_string(),
+    })
+}
+
+fn ok(value: RespValue) -> Result<(), RedisError> {
+    match value {
+        RespValue::Simple(_) => Ok(()),
+        other => unexpected("OK", other),
+    }
+}
+
+fn integer(value: RespValue) -> Result<i64, RedisError> {
+    match value {
+        RespValue::Integer(i) => Ok(i),
+        other => unexpected("an integer", other),
+    }
+}
+
+fn flag(value: RespValue) -> Result<bool, RedisError> {
+    integer(value).map(|i| i != 0)
+}
+
+fn optional_string(value: RespValue) -> Result<Option<String>, RedisError> {
+    match value {
+        RespValue::Nil => Ok(None),
+        RespValue::Bulk(_) | RespValue::Simple(_) => Ok(value.as_string()),
+        other => unexpected("a string or nil", other),
+    }
+}
+
+fn strings(value: RespValue) -> Result<Vec<String>, RedisError> {
+    match value {
+        RespValue::Array(items) => items
+            .into_iter()
+            .map(|item| match item.as_string() {
+                Some(s) => Ok(s),
+                None => unexpected("an array of strings", item),
+            })
+            .collect(),
+        RespValue::Nil => Ok(Vec::new()),
+        other => unexpected("an array", other),
+    }
+}
+
+fn pairs(value: RespValue) -> Result<Vec<(String, String)>, RedisError> {
+    let flat = strings(value)?;
+    if flat.len() % 2 != 0 {
+        return Err(RedisError::UnexpectedReply {
+            expected: "field-value pairs",
+            got: format!("{} strings", flat.len()),
+        });
+    }
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut items = flat.into_iter();
+    while let (Some(field), Some(value)) = (items.next(), items.next()) {
+        out.push((field, value));
+    }
+    Ok(out)
+}
+
+// ---- the future -------------------------------------------------------------------------
+
+enum CallState {
+    Ready { cluster: String, query: Vec<u8> },
+    Waiting(u32),
+    Failed(RedisError),
+    Done,
+}
+
+/// A Redis command, sent when first awaited.
+#[must_use = "a Redis command is sent only when awaited"]
+pub struct RedisCall<T> {
+    state: CallState,
+    convert: fn(RespValue) -> Result<T, RedisError>,
+}
+
+impl<T> RedisCall<T> {
+    fn finish(&self, reply: Result<Vec<u8>, u32>) -> Result<T, RedisError> {
+        let bytes = reply.map_err(|status| RedisError::Connection { status })?;
+        match resp::decode(&bytes).map_err(RedisError::BadReply)? {
+            RespValue::Error(text) => Err(RedisError::Reply(text)),
+            value => (self.convert)(value),
+        }
+    }
+}
+
+impl<T> Unpin for RedisCall<T> {}
+
+impl<T> Future for RedisCall<T> {
+    type Output = Result<T, RedisError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::mem::replace(&mut self.state, CallState::Done) {
+            CallState::Ready { cluster, query } => {
+                match executor::dispatch_redis_call(&cluster, &query, cx.waker()) {
+                    Ok(token) => {
+                        self.state = CallState::Waiting(token);
+                        Poll::Pending
+                    }
+                    Err(DispatchError::NotInHandler) => Poll::Ready(Err(RedisError::NotInHandler)),
+                    Err(DispatchError::Refused(status)) => {
+                        Poll::Ready(Err(RedisError::Dispatch { cluster, status }))
+                    }
+                }
+            }
+            CallState::Waiting(token) => match executor::take_outcome(token, cx.waker()) {
+                Some(Outcome::Redis(reply)) => Poll::Ready(self.finish(reply)),
+                Some(Outcome::Http(_)) => {
+                    Poll::Ready(Err(RedisError::BadReply(RespError::Malformed(0))))
+                }
+                None => {
+                    self.state = CallState::Waiting(token);
+                    Poll::Pending
+                }
+            },
+            CallState::Failed(err) => Poll::Ready(Err(err)),
+            CallState::Done => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for RedisCall<T> {
+    fn drop(&mut self) {
+        if let CallState::Waiting(token) = self.state {
+            executor::forget(token);
+        }
+    }
+}
+
+type ReplyHandler = fn(u32, u32, u32, usize);
+
+thread_local! {
+    // Set by the first `RedisClient`: the export below then reaches the
+    // executor. Plugins without Redis never set it, so the answer path is
+    // not linked into their `.wasm`.
+    static ON_REPLY: Cell<Option<ReplyHandler>> = const { Cell::new(None) };
+}
+
+/// Higress calls this with the reply to a Redis command.
+#[no_mangle]
+pub extern "C" fn proxy_on_redis_call_response(
+    plugin_context_id: u32,
+    token: u32,
+    status: u32,
+    response_size: usize,
+) {
+    if let Some(handler) = ON_REPLY.with(Cell::get) {
+        handler(plugin_context_id, token, status, response_size);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_convert_to_the_commands_types() {
+        assert_eq!(integer(RespValue::Integer(3)), Ok(3));
+        assert!(matches!(
+            integer(RespValue::Nil),
+            Err(RedisError::UnexpectedReply { .. })
+        ));
+        assert_eq!(optional_string(RespValue::Nil), Ok(None));
+        assert_eq!(
+            optional_string(RespValue::Bulk(b"v".to_vec())),
+            Ok(Some("v".into()))
+        );
+        assert_eq!(flag(RespValue::Integer(0)), Ok(false));
+        assert_eq!(
+            pairs(RespValue::Array(vec![
+                RespValue::Bulk(b"f".to_vec()),
+                RespValue::Bulk(b"v".to_vec())
+            ])),
+            Ok(vec![("f".into(), "v".into())])
+        );
+        assert!(pairs(RespValue::Array(vec![RespValue::Bulk(b"f".to_vec())])).is_err());
+    }
+
+    #[test]
+    fn error_replies_and_missing_replies_are_errors() {
+        let client = RedisClient {
+            cluster: "c".into(),
+            initialised: Cell::new(true),
+        };
+        let call = client.incr("k");
+        assert_eq!(
+            call.finish(Ok(b"-ERR nope\r\n".to_vec())),
+            Err(RedisError::Reply("ERR nope".into()))
+        );
+        assert_eq!(
+            call.finish(Err(1)),
+            Err(RedisError::Connection { status: 1 })
+        );
+        assert_eq!(call.finish(Ok(b":7\r\n".to_vec())), Ok(7));
+        assert!(matches!(
+            call.finish(Ok(b":7".to_vec())),
+            Err(RedisError::BadReply(_))
+        ));
+    }
+
+    #[test]
+    fn commands_before_init_fail_without_a_host_call() {
+        let client = RedisClient::new(crate::cluster::StaticIpCluster {
+            service_name: "redis".into(),
+            port: 6379,
+            ..Default::default()
+        });
+        assert_eq!(client.cluster_name(), "outbound|6379||redis.static");
+        let result = futures_lite::future::block_on(client.get("k"));
+        assert_eq!(
+            result,
+            Err(RedisError::NotInitialised {
+                cluster: "outbound|6379||redis.static".into()
+            })
+        );
+    }
+}
