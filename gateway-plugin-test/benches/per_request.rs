@@ -7,7 +7,7 @@
 //! Run: `cargo bench -p gateway-plugin-test` (or `bash scripts/bench`).
 
 use gateway_plugin_test::{Host, Request, Response};
-use gateway_plugin_tests::plugin_wasm;
+use gateway_plugin_tests::{plugin_wasm, RedisServer};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -73,6 +73,8 @@ fn measure(
 }
 
 fn main() {
+    let redis = RedisServer::start();
+    let redis_address = redis.address();
     let same = |h: Host| h;
     let get = || Request::get("/bench").header("user-agent", "bench");
     let rows = [
@@ -120,6 +122,13 @@ fn main() {
                 })
             },
             json!({"serviceSource": "ip", "serviceName": "token", "servicePort": 8080, "requestPath": "/t", "tokenHeader": "x-token"}),
+            get,
+        ),
+        measure(
+            "redis-ratelimit (INCR)",
+            "redis-ratelimit",
+            |h| h.redis_cluster("outbound|6379||redis.static", &redis_address),
+            json!({"serviceName": "redis.static", "servicePort": 6379, "qpm": 1_000_000_000}),
             get,
         ),
     ];

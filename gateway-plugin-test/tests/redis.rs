@@ -172,3 +172,16 @@ fn a_command_before_init_or_to_an_unknown_cluster_is_an_error_value() {
         "{err}"
     );
 }
+
+#[test]
+fn a_command_sent_at_configure_time_is_a_clear_error() {
+    let redis = RedisServer::start();
+    let err = Host::load(plugin_wasm("redis-chain"))
+        .unwrap()
+        .redis_cluster(REDIS_CLUSTER, &redis.address())
+        .configure(json!({"commandAtConfigure": true}))
+        .err()
+        .expect("refused");
+    let line = "error [redis-chain] invalid configuration: Redis commands can only be awaited inside a phase handler, not at configure time";
+    assert!(err.logs().iter().any(|l| l == line), "{err}");
+}
