@@ -190,3 +190,37 @@ fn a_callout_answer_that_never_comes_is_a_timeout_not_a_hang() {
     assert_eq!(resp.status(), 502);
     assert!(resp.text().starts_with("first: "), "{}", resp.text());
 }
+
+#[test]
+fn unknown_imports_and_missing_exports_are_load_errors() {
+    // (module (import "env" "proxy_nope" (func)))
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]);
+    wasm.extend_from_slice(&[2, 18, 1, 3]);
+    wasm.extend_from_slice(b"env");
+    wasm.push(10);
+    wasm.extend_from_slice(b"proxy_nope");
+    wasm.extend_from_slice(&[0, 0]);
+    let err = Host::from_bytes(&wasm).err().expect("refused");
+    assert!(
+        matches!(&err, Error::UnknownImport { module, name } if module == "env" && name == "proxy_nope"),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the plugin imports `env.proxy_nope`, which this proxy-wasm host does not provide"
+    );
+
+    // (module): no memory, no proxy-wasm exports.
+    let err = Host::from_bytes(b"\0asm\x01\0\0\0").err().expect("refused");
+    assert!(matches!(err, Error::MissingExport { .. }), "{err}");
+
+    let err = Host::load("/nonexistent/plugin.wasm")
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string()
+            .starts_with("cannot load /nonexistent/plugin.wasm: "),
+        "{err}"
+    );
+}

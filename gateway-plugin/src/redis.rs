@@ -9,10 +9,14 @@
 //!   response_size)`, a status other than 0 meaning no reply;
 //! - same repository, `proxywasm/internal/abi_enums.go`: the reply is read
 //!   from buffer type 9 (`BufferTypeRedisCallResponse`);
-//! - `alibaba/higress`, `plugins/wasm-go/pkg/wrapper/redis_wrapper.go`: the
-//!   command goes out as a RESP array of bulk strings, the cluster name is
-//!   the `HttpClient` one (`cluster_wrapper.go`), `Init` is made in
-//!   `parseConfig`.
+//! - `alibaba/higress`, `plugins/wasm-go/pkg/wrapper/redis_wrapper.go` (as
+//!   summarised in the project's HIGRESS-REFERENCE): the command goes out as
+//!   a RESP array of bulk strings, the cluster name is the `HttpClient` one
+//!   (`cluster_wrapper.go`), `Init` is made in `parseConfig`, `SetNX` is
+//!   `SET k v NX`. Higress's `Init` appends options to the cluster name
+//!   (`?db=..&buffer_flush_timeout=3&max_buffer_size_before_flush=1024`);
+//!   ours sends the bare name, which the gateway reads with the same
+//!   defaults.
 //!
 //! Commands are `async`: each is a callout like an HTTP one, answered in the
 //! executor, so a handler can await Redis, then HTTP, then Redis again.
@@ -214,9 +218,10 @@ impl RedisClient {
         self.call(&["SET", key, value, "EX", &seconds.to_string()], ok)
     }
 
-    /// `SETNX key value`: `true` if the key was set.
+    /// `SET key value NX` (as Higress's `SetNX`): `true` if the key was
+    /// set, `false` if it existed.
     pub fn set_nx(&self, key: &str, value: &str) -> RedisCall<bool> {
-        self.call(&["SETNX", key, value], flag)
+        self.call(&["SET", key, value, "NX"], set_if)
     }
 
     /// `INCR key`: the new value.
@@ -347,6 +352,14 @@ fn integer(value: RespValue) -> Result<i64, RedisError> {
 
 fn flag(value: RespValue) -> Result<bool, RedisError> {
     integer(value).map(|i| i != 0)
+}
+
+fn set_if(value: RespValue) -> Result<bool, RedisError> {
+    match value {
+        RespValue::Simple(_) => Ok(true),
+        RespValue::Nil => Ok(false),
+        other => unexpected("OK or nil", other),
+    }
 }
 
 fn optional_string(value: RespValue) -> Result<Option<String>, RedisError> {
@@ -495,6 +508,8 @@ mod tests {
             Ok(Some("v".into()))
         );
         assert_eq!(flag(RespValue::Integer(0)), Ok(false));
+        assert_eq!(set_if(RespValue::Simple("OK".into())), Ok(true));
+        assert_eq!(set_if(RespValue::Nil), Ok(false));
         assert_eq!(
             pairs(RespValue::Array(vec![
                 RespValue::Bulk(b"f".to_vec()),

@@ -1,0 +1,63 @@
+//! The host's non-HTTP features, driven by a plugin on the bare proxy-wasm
+//! Rust SDK (`tests/fixtures/host-features`): ticks, metrics, shared data and
+//! its CAS, shared queues, properties, WASI stdout.
+
+use gateway_plugin_test::{Host, Request};
+use gateway_plugin_tests::plugin_wasm;
+
+#[test]
+fn ticks_metrics_shared_data_queues_properties_and_stdout() {
+    let vm = Host::load(plugin_wasm("host-features"))
+        .unwrap()
+        .property("route_name", "api")
+        .configure(serde_json::Value::Null)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(vm.tick_period_ms(), 1000);
+    vm.tick().unwrap();
+    vm.tick().unwrap();
+    assert_eq!(vm.metric("ticks"), Some(2));
+
+    let resp = vm.request(Request::get("/a?x=1")).unwrap();
+    let upstream = resp.upstream_request().unwrap();
+    assert_eq!(
+        upstream.header("x-ticks"),
+        Some("2"),
+        "shared data written on tick"
+    );
+    assert_eq!(
+        upstream.header("x-route"),
+        Some("api"),
+        "a property the test set"
+    );
+    assert_eq!(
+        upstream.header("x-path"),
+        Some("/a?x=1"),
+        "a built-in property"
+    );
+    assert_eq!(
+        upstream.header("x-custom"),
+        Some("v"),
+        "a property the plugin set"
+    );
+    assert_eq!(
+        upstream.header("x-cas"),
+        Some("mismatch"),
+        "a stale CAS is refused"
+    );
+
+    vm.request(Request::get("/b")).unwrap();
+    assert_eq!(vm.metric("requests_total"), Some(2));
+    assert_eq!(
+        vm.metric("events_seen"),
+        Some(2),
+        "queued events reached on_queue_ready"
+    );
+    assert_eq!(vm.metric("no-such-metric"), None);
+    assert!(
+        vm.logs()
+            .contains(&"info stdio: hello from stdout".to_string()),
+        "{:?}",
+        vm.logs()
+    );
+}
