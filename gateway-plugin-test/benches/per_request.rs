@@ -1,6 +1,7 @@
 //! Per-request cost of the example plugins on the in-process host, against a
 //! baseline measured in the same run: `tests/fixtures/handwritten`, which is
-//! `examples/my-plugin` written by hand on the proxy-wasm SDK. Prints Wasm
+//! `examples/my-plugin` written by hand on the proxy-wasm SDK (and, for the
+//! callout, `tests/fixtures/handwritten-http-call`). Prints Wasm
 //! instructions (wasmtime fuel, exact) and wall time per request (median),
 //! and the time to load (compile) and configure a plugin.
 //!
@@ -122,6 +123,17 @@ fn main() {
                 })
             },
             json!({"serviceSource": "ip", "serviceName": "token", "servicePort": 8080, "requestPath": "/t", "tokenHeader": "x-token"}),
+            get,
+        ),
+        measure(
+            "handwritten http-call",
+            "handwritten-http-call",
+            |h| {
+                h.cluster_fn("outbound|8080||token.static", |_| {
+                    Response::new(200).header("x-token", "t")
+                })
+            },
+            serde_json::Value::Null,
             get,
         ),
         measure(
