@@ -17,6 +17,11 @@ pub trait Cluster {
     fn cluster_name(&self) -> String;
     /// The `:authority` used when the request URL has no host.
     fn host_name(&self) -> String;
+    /// Whether the name or host depends on the current request (as
+    /// [`RouteCluster`]'s do); if not, an `HttpClient` computes them once.
+    fn per_request(&self) -> bool {
+        false
+    }
 }
 
 /// A Kubernetes service: `outbound|<port>|<version>|<service>.<namespace>.svc.cluster.local`.
@@ -220,6 +225,10 @@ pub struct RouteCluster {
 }
 
 impl Cluster for RouteCluster {
+    fn per_request(&self) -> bool {
+        true
+    }
+
     fn cluster_name(&self) -> String {
         match host::get_property(&["cluster_name"]) {
             Ok(Some(name)) => String::from_utf8_lossy(&name).into_owned(),

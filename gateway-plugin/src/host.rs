@@ -239,16 +239,21 @@ pub fn set_buffer(
 
 /// Every entry of a header map, in the host's order.
 pub fn get_map(map_type: MapType) -> Result<Vec<(String, String)>, HostError> {
+    let bytes = get_map_bytes(map_type)?;
+    decode_pairs(&bytes).ok_or(HostError {
+        call: "proxy_get_header_map_pairs",
+        status: 3,
+    })
+}
+
+/// A header map as the host encodes it (see [`decode_pairs`]).
+pub(crate) fn get_map_bytes(map_type: MapType) -> Result<Vec<u8>, HostError> {
     let mut data = null_mut();
     let mut size = 0;
     check("proxy_get_header_map_pairs", unsafe {
         proxy_get_header_map_pairs(map_type as u32, &mut data, &mut size)
     })?;
-    let bytes = unsafe { take_host_bytes(data, size) };
-    decode_pairs(&bytes).ok_or(HostError {
-        call: "proxy_get_header_map_pairs",
-        status: 3,
-    })
+    Ok(unsafe { take_host_bytes(data, size) })
 }
 
 /// Replaces a whole header map.
@@ -470,32 +475,58 @@ pub fn encode_pairs(map: &[(&str, &str)]) -> Vec<u8> {
 /// Decodes [`encode_pairs`]'s format; `None` when the bytes are truncated or
 /// inconsistent. Empty input is an empty map.
 pub fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut map = Vec::new();
+    visit_pairs(bytes, |key, value| {
+        map.push((
+            bytes_to_string(key.to_vec()),
+            bytes_to_string(value.to_vec()),
+        ));
+        false
+    })?;
+    Some(map)
+}
+
+/// Calls `f` on each encoded pair, without copying, until it returns true.
+/// `None` if the bytes are not a whole pairs encoding (checked before the
+/// first call).
+pub(crate) fn visit_pairs<'a>(
+    bytes: &'a [u8],
+    mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool,
+) -> Option<()> {
     if bytes.is_empty() {
-        return Some(Vec::new());
+        return Some(());
     }
     let read_u32 = |at: usize| -> Option<usize> {
         let raw = bytes.get(at..at.checked_add(4)?)?;
         Some(u32::from_le_bytes(raw.try_into().ok()?) as usize)
     };
     let count = read_u32(0)?;
-    let mut data = count.checked_mul(8)?.checked_add(4)?;
-    if data > bytes.len() {
+    let start = count.checked_mul(8)?.checked_add(4)?;
+    if start > bytes.len() {
         return None;
     }
-    let mut map = Vec::with_capacity(count);
+    // Check every length first, so a bad encoding calls `f` never.
+    let mut end = start;
+    for n in 0..count {
+        let pair = read_u32(4 + n * 8)?.checked_add(read_u32(8 + n * 8)?)?;
+        end = end.checked_add(pair)?.checked_add(2)?;
+    }
+    if end > bytes.len() {
+        return None;
+    }
+    let mut data = start;
     for n in 0..count {
         let key_len = read_u32(4 + n * 8)?;
         let value_len = read_u32(8 + n * 8)?;
-        let key = bytes.get(data..data.checked_add(key_len)?)?;
+        let key = &bytes[data..data + key_len];
         data += key_len + 1;
-        let value = bytes.get(data..data.checked_add(value_len)?)?;
+        let value = &bytes[data..data + value_len];
         data += value_len + 1;
-        map.push((
-            bytes_to_string(key.to_vec()),
-            bytes_to_string(value.to_vec()),
-        ));
+        if f(key, value) {
+            break;
+        }
     }
-    Some(map)
+    Some(())
 }
 
 /// Encodes a property path: its segments joined by NUL.

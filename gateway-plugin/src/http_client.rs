@@ -23,6 +23,7 @@
 use crate::cluster::Cluster;
 use crate::executor;
 use crate::host::{self, BufferType, MapType};
+use std::cell::OnceCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -40,6 +41,9 @@ pub const DEFAULT_MAX_BODY: usize = 16 << 20;
 #[derive(Clone)]
 pub struct HttpClient {
     cluster: Rc<dyn Cluster>,
+    /// Cluster name and host, computed once unless they depend on the
+    /// request (they are formatted strings: not worth redoing per call).
+    fixed: Option<(Rc<str>, Rc<str>)>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -53,14 +57,27 @@ impl fmt::Debug for HttpClient {
 impl HttpClient {
     /// A client for `cluster`, e.g. `HttpClient::new(K8sCluster { .. })`.
     pub fn new(cluster: impl Cluster + 'static) -> Self {
+        let fixed = (!cluster.per_request()).then(|| {
+            let host = cluster.host_name();
+            let host = if host.is_empty() {
+                "unknownhost".to_string()
+            } else {
+                host
+            };
+            (Rc::from(cluster.cluster_name()), Rc::from(host))
+        });
         HttpClient {
             cluster: Rc::new(cluster),
+            fixed,
         }
     }
 
     /// The cluster name callouts go to.
     pub fn cluster_name(&self) -> String {
-        self.cluster.cluster_name()
+        match &self.fixed {
+            Some((cluster, _)) => cluster.to_string(),
+            None => self.cluster.cluster_name(),
+        }
     }
 
     /// `GET path` (a path with query, or a full URL).
@@ -107,31 +124,33 @@ impl HttpClient {
         body: &[u8],
     ) -> HttpCall {
         let (url_host, path) = split_url(path);
-        let authority = match url_host {
-            Some(host) => host.to_string(),
+        let (cluster, default_host) = match &self.fixed {
+            Some((cluster, host)) => (Rc::clone(cluster), Rc::clone(host)),
             None => {
                 let host = self.cluster.host_name();
-                if host.is_empty() {
+                let host = if host.is_empty() {
                     "unknownhost".to_string()
                 } else {
                     host
-                }
+                };
+                (Rc::from(self.cluster.cluster_name()), Rc::from(host))
             }
         };
-        let mut all = Vec::with_capacity(headers.len() + 3);
-        all.push((":method".to_string(), method.to_string()));
-        all.push((":path".to_string(), path));
-        all.push((":authority".to_string(), authority));
-        all.extend(
-            headers
-                .iter()
-                .filter(|(name, _)| !is_fixed_pseudo_header(name))
-                .map(|(name, value)| (name.to_string(), value.to_string())),
-        );
+        let authority = match url_host {
+            Some(host) => Rc::from(host),
+            None => default_host,
+        };
         HttpCall {
             state: CallState::Ready(Request {
-                cluster: self.cluster.cluster_name(),
-                headers: all,
+                cluster,
+                method: method.to_string(),
+                path,
+                authority,
+                headers: headers
+                    .iter()
+                    .filter(|(name, _)| !is_fixed_pseudo_header(name))
+                    .map(|(name, value)| (name.to_string(), value.to_string()))
+                    .collect(),
                 body: body.to_vec(),
                 timeout: DEFAULT_TIMEOUT,
                 max_body: DEFAULT_MAX_BODY,
@@ -172,11 +191,27 @@ fn split_url(url: &str) -> (Option<&str>, String) {
 }
 
 struct Request {
-    cluster: String,
+    cluster: Rc<str>,
+    method: String,
+    path: String,
+    authority: Rc<str>,
+    /// The headers besides the pseudo-headers above.
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     timeout: Duration,
     max_body: usize,
+}
+
+impl Request {
+    /// Every header as the host gets them, pseudo-headers first.
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        let mut pairs = Vec::with_capacity(self.headers.len() + 3);
+        pairs.push((":method", self.method.as_str()));
+        pairs.push((":path", self.path.as_str()));
+        pairs.push((":authority", &*self.authority));
+        pairs.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        pairs
+    }
 }
 
 enum CallState {
@@ -236,11 +271,7 @@ impl Future for HttpCall {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match std::mem::replace(&mut self.state, CallState::Done) {
             CallState::Ready(request) => {
-                let headers = request
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let headers = request.pairs();
                 let body = (!request.body.is_empty()).then_some(request.body.as_slice());
                 match executor::dispatch_http_call(
                     &request.cluster,
@@ -282,20 +313,53 @@ impl Drop for HttpCall {
 }
 
 /// The answer to a callout.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Headers are kept as the host sent them and decoded only if
+/// [`headers`](HttpResponse::headers) is called; [`header`](HttpResponse::header)
+/// looks one up without copying.
+#[derive(Clone)]
 pub struct HttpResponse {
     status: u16,
-    headers: Vec<(String, String)>,
+    /// The host's pairs encoding (`host::encode_pairs`).
+    raw_headers: Vec<u8>,
+    headers: OnceCell<Vec<(String, String)>>,
     body: Vec<u8>,
     trailers: Vec<(String, String)>,
 }
 
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers())
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .field("trailers", &self.trailers)
+            .finish()
+    }
+}
+
+impl PartialEq for HttpResponse {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status
+            && self.headers() == other.headers()
+            && self.body == other.body
+            && self.trailers == other.trailers
+    }
+}
+
+impl Eq for HttpResponse {}
+
 impl HttpResponse {
     /// A response, e.g. for tests of code that takes one.
     pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         HttpResponse {
             status,
-            headers,
+            raw_headers: host::encode_pairs(&pairs),
+            headers: OnceCell::from(headers),
             body,
             trailers: Vec::new(),
         }
@@ -308,15 +372,29 @@ impl HttpResponse {
 
     /// A header's first value; the name compares case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        let mut found = None;
+        host::visit_pairs(&self.raw_headers, |key, value| {
+            if key.eq_ignore_ascii_case(name.as_bytes()) {
+                found = Some(value);
+                return true;
+            }
+            false
+        });
+        match std::str::from_utf8(found?) {
+            Ok(value) => Some(value),
+            // Not UTF-8: the decoded (lossy) copy.
+            Err(_) => self
+                .headers()
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str()),
+        }
     }
 
     /// Every header, `:status` included, in the host's order.
     pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+        self.headers
+            .get_or_init(|| host::decode_pairs(&self.raw_headers).unwrap_or_default())
     }
 
     /// The body.
@@ -338,13 +416,21 @@ impl HttpResponse {
         if num_headers == 0 {
             return Err(HttpCallError::NoResponse);
         }
-        let headers = host::get_map(MapType::HttpCallResponseHeaders)
+        let raw_headers = host::get_map_bytes(MapType::HttpCallResponseHeaders)
             .map_err(|e| HttpCallError::BadResponse(e.to_string()))?;
-        let status = headers
-            .iter()
-            .find(|(n, _)| n == ":status")
-            .and_then(|(_, v)| v.parse::<u16>().ok())
-            .ok_or_else(|| HttpCallError::BadResponse("no valid :status".to_string()))?;
+        let mut status = None;
+        host::visit_pairs(&raw_headers, |key, value| {
+            if key == b":status" {
+                status = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse::<u16>().ok());
+                return true;
+            }
+            false
+        })
+        .ok_or_else(|| HttpCallError::BadResponse("unreadable headers".to_string()))?;
+        let status =
+            status.ok_or_else(|| HttpCallError::BadResponse("no valid :status".to_string()))?;
         if body_size > max_body {
             return Err(HttpCallError::BodyTooLarge {
                 size: body_size,
@@ -365,7 +451,8 @@ impl HttpResponse {
         };
         Ok(HttpResponse {
             status,
-            headers,
+            raw_headers,
+            headers: OnceCell::new(),
             body,
             trailers,
         })
@@ -481,16 +568,16 @@ mod tests {
             .header("x-b", "2")
             .header(":METHOD", "GET");
         let req = request(&call);
-        assert_eq!(req.cluster, "outbound|8000||token.static");
+        assert_eq!(&*req.cluster, "outbound|8000||token.static");
         assert_eq!(req.timeout, Duration::from_millis(50));
         assert_eq!(
-            req.headers,
+            req.pairs(),
             vec![
-                (":method".to_string(), "POST".to_string()),
-                (":path".to_string(), "/issue".to_string()),
-                (":authority".to_string(), "token".to_string()),
-                ("x-a".to_string(), "1".to_string()),
-                ("x-b".to_string(), "2".to_string()),
+                (":method", "POST"),
+                (":path", "/issue"),
+                (":authority", "token"),
+                ("x-a", "1"),
+                ("x-b", "2"),
             ]
         );
         assert_eq!(req.body, b"body");
@@ -503,9 +590,9 @@ mod tests {
             host: String::new(),
         });
         let call = client.get("/x");
-        assert_eq!(request(&call).headers[2].1, "unknownhost");
+        assert_eq!(request(&call).pairs()[2].1, "unknownhost");
         let call = client.get("http://other.example/x");
-        assert_eq!(request(&call).headers[2].1, "other.example");
+        assert_eq!(request(&call).pairs()[2].1, "other.example");
         assert_eq!(request(&call).timeout, DEFAULT_TIMEOUT);
     }
 
