@@ -613,6 +613,24 @@ mod tests {
     }
 
     #[test]
+    fn headers_from_the_host_are_read_in_place_and_lossily_when_not_utf8() {
+        let mut raw = host::encode_pairs(&[(":status", "200"), ("x-bin", "ab"), ("x-t", "v")]);
+        let at = raw.windows(2).position(|w| w == b"ab").unwrap();
+        raw[at] = 0xff;
+        let resp = HttpResponse {
+            status: 200,
+            raw_headers: raw,
+            headers: OnceCell::new(),
+            body: Vec::new(),
+            trailers: Vec::new(),
+        };
+        assert_eq!(resp.header("X-T"), Some("v"));
+        assert_eq!(resp.header("x-bin"), Some("\u{fffd}b"));
+        assert_eq!(resp.headers().len(), 3);
+        assert_eq!(resp, resp.clone());
+    }
+
+    #[test]
     fn errors_read_well() {
         assert_eq!(
             HttpCallError::Dispatch {
