@@ -3,7 +3,7 @@
 
 use crate::abi::LEVELS;
 use crate::error::Error;
-use crate::http::{self, ClientResponse, Request, Response, UpstreamRequest};
+use crate::http::{self, ClientResponse, Request, Response, RootId, UpstreamRequest};
 use crate::imports;
 use crate::schedule::{self, Order};
 use crate::state::{Answer, Setup, State, Target};
@@ -291,36 +291,77 @@ impl Machine {
                 break;
             }
         }
-        let root = 1;
-        let create = machine.exports.on_context_create.clone();
-        machine.call(
-            "proxy_on_context_create",
-            Some(create),
-            root,
-            None,
-            (root as i32, 0),
-        )?;
-        let vm_config = setup.vm_config.len() as i32;
-        let started = machine.call(
-            "proxy_on_vm_start",
-            machine.exports.on_vm_start.clone(),
-            root,
-            None,
-            (root as i32, vm_config),
-        )?;
-        let configured = machine.call(
-            "proxy_on_configure",
-            machine.exports.on_configure.clone(),
-            root,
-            None,
-            (root as i32, config.len() as i32),
-        )?;
-        if started == Some(0) || configured == Some(0) {
+        machine.start_root(1, config)?;
+        Ok(machine)
+    }
+
+    /// Creates root context `root`, starts and configures it, as Envoy does
+    /// for every plugin configuration (`proxy_on_vm_start` then
+    /// `proxy_on_configure`, each root on its own).
+    fn start_root(&mut self, root: u32, config: Vec<u8>) -> Result<(), Error> {
+        let state = self.store.data_mut();
+        if !state.roots.contains(&root) {
+            state.roots.push(root);
+        }
+        let config_len = config.len() as i32;
+        let first_config = std::mem::replace(&mut state.plugin_config, config);
+        let vm_config = state.vm_config.len() as i32;
+        let create = self.exports.on_context_create.clone();
+        let started = self
+            .call(
+                "proxy_on_context_create",
+                Some(create),
+                root,
+                None,
+                (root as i32, 0),
+            )
+            .and_then(|_| {
+                self.call(
+                    "proxy_on_vm_start",
+                    self.exports.on_vm_start.clone(),
+                    root,
+                    None,
+                    (root as i32, vm_config),
+                )
+            })
+            .and_then(|started| {
+                let configured = self.call(
+                    "proxy_on_configure",
+                    self.exports.on_configure.clone(),
+                    root,
+                    None,
+                    (root as i32, config_len),
+                )?;
+                Ok(started != Some(0) && configured != Some(0))
+            });
+        let state = self.store.data_mut();
+        if root != state.root_id {
+            // The first root's configuration stays readable as before.
+            state.plugin_config = first_config;
+        }
+        if !started? {
+            // A refused configuration's root is deleted again.
+            if root != self.store.data().root_id {
+                self.delete_root(root)?;
+            }
             return Err(Error::Refused {
-                logs: machine.store.data().logs.clone(),
+                logs: self.store.data().logs.clone(),
             });
         }
-        Ok(machine)
+        Ok(())
+    }
+
+    /// Deletes root context `root` as Envoy does when its configuration is
+    /// removed: `proxy_on_done`, `proxy_on_delete`, and the callouts made on
+    /// its behalf are cancelled.
+    pub(crate) fn delete_root(&mut self, root: u32) -> Result<(), Error> {
+        let (on_done, on_delete) = (self.exports.on_done.clone(), self.exports.on_delete.clone());
+        self.call("proxy_on_done", on_done, root, None, root as i32)?;
+        self.call("proxy_on_delete", on_delete, root, None, root as i32)?;
+        let state = self.store.data_mut();
+        state.roots.retain(|r| *r != root);
+        state.pending.retain(|p| p.context != root);
+        Ok(())
     }
 
     /// Calls a plugin callback as context `context`, for stream `attributed`
@@ -424,6 +465,51 @@ impl Vm {
             *machine = Machine::start(&self.compiled, &self.setup, self.config.clone(), logs)?;
         }
         Ok(machine)
+    }
+
+    /// Adds a plugin configuration to this VM: a root context of its own
+    /// next to the first, as Envoy runs every filter configuration that
+    /// shares a `vm_config` (same `vm_id` and code) in one VM. Requests go to
+    /// it with [`Request::root`]. `Err(Error::Refused)` if the plugin refuses
+    /// `json`. (A trap replaces the VM with one that has the first
+    /// configuration only.)
+    pub fn add_root(&self, json: serde_json::Value) -> Result<RootId, Error> {
+        let mut machine = self.machine()?;
+        let id = machine.next_context;
+        machine.next_context += 1;
+        let config = match json {
+            serde_json::Value::Null => Vec::new(),
+            json => json.to_string().into_bytes(),
+        };
+        machine.start_root(id, config)?;
+        Ok(RootId(id))
+    }
+
+    /// Deletes a root context now (its configuration was removed), with
+    /// `proxy_on_done` and `proxy_on_delete`; callouts made on its behalf are
+    /// cancelled, as a gateway does.
+    pub fn remove_root(&self, root: RootId) -> Result<(), Error> {
+        let mut machine = self.machine()?;
+        machine.delete_root(root.0)
+    }
+
+    /// [`requests`](Vm::requests), and `root` is removed during the run, as a
+    /// configuration push removes a listener: at a moment drawn from the
+    /// seed once all of its streams have started, and deleted (as
+    /// [`remove_root`](Vm::remove_root)) when the last of them has ended,
+    /// while the other roots' streams go on (and wait on their callouts).
+    pub fn requests_removing_root(
+        &self,
+        requests: Vec<Request>,
+        root: RootId,
+        seed: u64,
+    ) -> Result<Vec<ClientResponse>, Error> {
+        eprintln!(
+            "gateway-plugin-test: interleaving seed {seed}, removing root {}",
+            root.0
+        );
+        let mut machine = self.machine()?;
+        schedule::run_removing_root(&mut machine, requests, Order::Seeded(seed), Some(root.0))
     }
 
     /// Runs one request through the plugin, start to end: request headers

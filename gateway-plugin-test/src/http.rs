@@ -24,6 +24,24 @@ pub struct Request {
     pub(crate) body: Vec<u8>,
     pub(crate) chunk_size: Option<usize>,
     pub(crate) hang_up: bool,
+    pub(crate) root: Option<RootId>,
+}
+
+/// A root context of a [`Vm`](crate::Vm): one plugin configuration. The
+/// first configuration's is [`RootId::FIRST`]; [`Vm::add_root`](crate::Vm::add_root)
+/// adds more, as Envoy does for filters that share a `vm_config`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RootId(pub(crate) u32);
+
+impl RootId {
+    /// The root context of the configuration given to
+    /// [`Host::configure`](crate::Host::configure).
+    pub const FIRST: RootId = RootId(1);
+
+    /// The context id the plugin sees.
+    pub fn context_id(self) -> u32 {
+        self.0
+    }
 }
 
 impl Request {
@@ -38,6 +56,7 @@ impl Request {
             body: Vec::new(),
             chunk_size: None,
             hang_up: false,
+            root: None,
         }
     }
 
@@ -90,6 +109,13 @@ impl Request {
     /// stream's own context made; callouts made for the root still answer.
     pub fn hang_up_when_paused(mut self) -> Request {
         self.hang_up = true;
+        self
+    }
+
+    /// The stream belongs to this root context (plugin configuration),
+    /// instead of the first one.
+    pub fn root(mut self, root: RootId) -> Request {
+        self.root = Some(root);
         self
     }
 

@@ -233,7 +233,7 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
         |mut c: C<'_>, context: i32| {
             let state = c.data_mut();
             let context = context as u32;
-            if context == state.root_id || state.streams.contains_key(&context) {
+            if state.roots.contains(&context) || state.streams.contains_key(&context) {
                 state.effective = context;
                 Status::Ok as i32
             } else {
@@ -555,7 +555,9 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
                 let token = state.next_token;
                 state.next_token += 1;
                 let request = UpstreamRequest::from_header_map(&headers, body);
+                let serial = state.next_serial();
                 state.pending.push(Pending {
+                    serial,
                     token,
                     context: state.effective,
                     origin: state.attributed,
@@ -636,9 +638,12 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
                 if !state.redis.contains_key(&cluster) {
                     return Err(Status::BadArgument);
                 }
-                let token = state.next_token;
-                state.next_token += 1;
+                // Numbered apart from HTTP tokens, as Higress's gateway does.
+                let token = state.next_redis_token;
+                state.next_redis_token += 1;
+                let serial = state.next_serial();
                 state.pending.push(Pending {
+                    serial,
                     token,
                     context: state.effective,
                     origin: state.attributed,

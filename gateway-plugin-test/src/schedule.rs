@@ -74,10 +74,12 @@ fn chunks(body: &[u8], size: Option<usize>) -> VecDeque<Vec<u8>> {
 
 #[derive(Clone, Copy, Debug)]
 enum Event {
+    /// A configuration push removes a root (it is deleted once its streams end).
+    RemoveRoot(u32),
     HangUp(usize),
     Step(usize),
     Start(usize),
-    Deliver(u32),
+    Deliver(u64),
     QueueReady(u32),
 }
 
@@ -86,6 +88,19 @@ pub(crate) fn run(
     requests: Vec<Request>,
     order: Order,
 ) -> Result<Vec<ClientResponse>, Error> {
+    run_removing_root(machine, requests, order, None)
+}
+
+/// [`run`], and root `remove` is removed on the way: the removal is an event
+/// once all of that root's streams have started; the root is deleted when
+/// they have all ended.
+pub(crate) fn run_removing_root(
+    machine: &mut Machine,
+    requests: Vec<Request>,
+    order: Order,
+    mut remove: Option<u32>,
+) -> Result<Vec<ClientResponse>, Error> {
+    let mut removing: Option<u32> = None;
     let seed = match order {
         Order::Fifo => None,
         Order::Seeded(seed) => Some(seed),
@@ -123,8 +138,17 @@ pub(crate) fn run(
                 _ => events.push(Event::Step(i)),
             }
         }
+        if let Some(root) = remove {
+            let root_of = |run: &Run| run.request.root.map_or(1, |r| r.0);
+            if runs
+                .iter()
+                .all(|r| root_of(r) != root || r.phase != Phase::Start)
+            {
+                events.push(Event::RemoveRoot(root));
+            }
+        }
         let state = machine.store.data();
-        events.extend(state.pending.iter().map(|p| Event::Deliver(p.token)));
+        events.extend(state.pending.iter().map(|p| Event::Deliver(p.serial)));
         events.extend(state.queues_ready.first().map(|q| Event::QueueReady(*q)));
         if events.is_empty() {
             break;
@@ -133,6 +157,7 @@ pub(crate) fn run(
             Some(rng) => events[rng.usize(..events.len())],
             None => {
                 let rank = |e: &Event| match e {
+                    Event::RemoveRoot(_) => 5,
                     Event::HangUp(_) => 0,
                     Event::Step(_) => 1,
                     Event::Start(_) => 2,
@@ -143,6 +168,10 @@ pub(crate) fn run(
             }
         };
         match event {
+            Event::RemoveRoot(root) => {
+                remove = None;
+                removing = Some(root);
+            }
             Event::Start(i) | Event::Step(i) => step(machine, &mut runs[i])?,
             Event::HangUp(i) => {
                 runs[i].hung_up = true;
@@ -150,7 +179,7 @@ pub(crate) fn run(
                 runs[i].phase = Phase::End;
                 step(machine, &mut runs[i])?;
             }
-            Event::Deliver(token) => deliver(machine, token)?,
+            Event::Deliver(serial) => deliver(machine, serial)?,
             Event::QueueReady(queue) => {
                 let state = machine.store.data_mut();
                 if let Some(at) = state.queues_ready.iter().position(|q| *q == queue) {
@@ -170,6 +199,21 @@ pub(crate) fn run(
         for run in runs.iter_mut() {
             settle_waiting(machine, run);
         }
+        if let Some(root) = removing {
+            let live = machine
+                .store
+                .data()
+                .streams
+                .values()
+                .any(|s| s.root == root);
+            if !live {
+                removing = None;
+                machine.delete_root(root)?;
+            }
+        }
+    }
+    if let Some(root) = removing.or(remove) {
+        machine.delete_root(root)?;
     }
 
     let stuck: Vec<String> = runs
@@ -222,8 +266,13 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
             let id = machine.next_context;
             machine.next_context += 1;
             run.id = id;
-            stream(machine, id).request_headers = run.request.header_map();
-            let root = machine.store.data().root_id;
+            let root = match run.request.root {
+                Some(root) => root.0,
+                None => machine.store.data().root_id,
+            };
+            let data = stream(machine, id);
+            data.request_headers = run.request.header_map();
+            data.root = root;
             let create = machine.exports.on_context_create.clone();
             machine.call(
                 "proxy_on_context_create",
@@ -453,13 +502,14 @@ fn end(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
     Ok(())
 }
 
-/// Answers callout `token` and calls the plugin back.
-fn deliver(machine: &mut Machine, token: u32) -> Result<(), Error> {
+/// Answers callout `serial` and calls the plugin back.
+fn deliver(machine: &mut Machine, serial: u64) -> Result<(), Error> {
     let state = machine.store.data_mut();
-    let Some(at) = state.pending.iter().position(|p| p.token == token) else {
+    let Some(at) = state.pending.iter().position(|p| p.serial == serial) else {
         return Ok(());
     };
     let pending = state.pending.remove(at);
+    let token = pending.token;
     match pending.kind {
         CalloutKind::Http {
             cluster,

@@ -45,6 +45,8 @@ pub(crate) struct StreamData {
     pub request_body: Vec<u8>,
     pub response_body: Vec<u8>,
     pub properties: HashMap<String, Vec<u8>>,
+    /// The root context the stream belongs to.
+    pub root: u32,
     pub request_headers_sent: bool,
     pub response_headers_sent: bool,
     pub continue_request: bool,
@@ -68,6 +70,8 @@ pub(crate) enum CalloutKind {
 
 /// A callout dispatched and not answered yet.
 pub(crate) struct Pending {
+    /// Unique among all callouts (tokens of HTTP and Redis calls may be equal).
+    pub serial: u64,
     pub token: u32,
     /// The context whose callback gets the answer.
     pub context: u32,
@@ -103,7 +107,10 @@ pub(crate) struct State {
     pub plugin_config: Vec<u8>,
     pub vm_config: Vec<u8>,
     pub logs: Vec<String>,
+    /// The first root context (ticks and queues are its).
     pub root_id: u32,
+    /// Every live root context: one per plugin configuration in this VM.
+    pub roots: Vec<u32>,
     /// The context host calls act on.
     pub effective: u32,
     /// The stream the current callback works for (fuel, callout origin).
@@ -112,6 +119,8 @@ pub(crate) struct State {
     pub callout_answer: Option<CalloutAnswer>,
     pub redis_reply: Option<Vec<u8>>,
     pub next_token: u32,
+    pub next_redis_token: u32,
+    pub serials: u64,
     pub pending: Vec<Pending>,
     pub redis: HashMap<String, RedisConn>,
     pub tick_period_ms: u32,
@@ -132,12 +141,15 @@ impl State {
             plugin_config,
             logs: Vec::new(),
             root_id: 1,
+            roots: vec![1],
             effective: 1,
             attributed: None,
             streams: HashMap::new(),
             callout_answer: None,
             redis_reply: None,
             next_token: 1,
+            next_redis_token: 1,
+            serials: 0,
             pending: Vec::new(),
             redis: HashMap::new(),
             tick_period_ms: 0,
@@ -148,6 +160,12 @@ impl State {
             fuel: HashMap::new(),
             stdio: Vec::new(),
         }
+    }
+
+    /// A new callout serial.
+    pub fn next_serial(&mut self) -> u64 {
+        self.serials += 1;
+        self.serials
     }
 
     /// The stream host calls act on now, if the effective context is one.

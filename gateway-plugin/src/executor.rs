@@ -8,15 +8,25 @@
 //! effective context set to the task's stream. A task that completes with
 //! `Continue` resumes its request or response (unless it sent a response).
 //!
-//! Every HTTP callout is made on behalf of the *root* context, both for the
+//! Every HTTP callout is made on behalf of a *root* context, both for the
 //! host and for the `proxy-wasm` SDK's own token table: the SDK records a
 //! callout against the context it last dispatched, which is stale after a
 //! callback it does not dispatch (Higress's Redis answer) and dies with its
-//! stream. Recorded against the root, every answer reaches
+//! stream. Recorded against a root, every answer reaches
 //! `Root::on_http_call_response`, and this table, not the SDK's, says which
 //! task it belongs to. A stream that ends drops its task; the task's callout
 //! futures forget their tokens on drop, and a late answer finds no entry and
 //! is ignored.
+//!
+//! One VM may hold several roots: Envoy (and Higress on every configuration
+//! push) runs each filter configuration that shares a `vm_config` as a root
+//! context of its own, created and deleted while the others' streams live.
+//! So every task remembers the root of its stream and its callouts are made
+//! on behalf of that root, while it lives (else another live one). A root
+//! that goes away takes its callouts with it (the host cancels them): their
+//! tasks are woken with an error instead of waiting forever. HTTP and Redis
+//! tokens come from separate host counters, so they are kept apart
+//! ([`CalloutId`]).
 
 use crate::context::HttpContext;
 use crate::host::{self, StreamType};
@@ -46,6 +56,8 @@ pub(crate) const SDK_ROOT_MARKER_QUEUE: u32 = u32::MAX;
 
 struct Task {
     future: TaskFuture,
+    /// The root context of the task's stream.
+    root: u32,
     slot: ContextSlot,
     /// What to resume when the task completes with `Continue`; `None` for a
     /// stream-done task, which outlives its stream.
@@ -71,18 +83,49 @@ pub(crate) enum Expect {
 
 struct Callout {
     task: u32,
+    /// The root the callout was made on behalf of (the host cancels it when
+    /// that root is deleted).
+    root: u32,
     waker: Option<Waker>,
     outcome: Option<Outcome>,
     expect: Expect,
 }
 
+/// A dispatched callout: its kind and the host's token. HTTP and Redis
+/// tokens are counted apart by some hosts (Higress), so they may be equal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct CalloutId(u64);
+
+impl CalloutId {
+    fn http(token: u32) -> CalloutId {
+        CalloutId(u64::from(token))
+    }
+    fn redis(token: u32) -> CalloutId {
+        CalloutId(1 << 32 | u64::from(token))
+    }
+    fn of(expect: Expect, token: u32) -> CalloutId {
+        match expect {
+            Expect::Http { .. } => CalloutId::http(token),
+            Expect::Redis => CalloutId::redis(token),
+        }
+    }
+}
+
+/// The host status given to a callout whose root was deleted while it
+/// waited (`InternalFailure` in the proxy-wasm ABI).
+const STATUS_ROOT_DELETED: u32 = 10;
+
 #[derive(Default)]
 struct Executor {
-    root_id: Cell<u32>,
-    in_root_callback: Cell<bool>,
-    current: Cell<Option<u32>>,
+    /// Live root contexts, oldest first.
+    roots: RefCell<Vec<u32>>,
+    /// The root whose SDK-dispatched callback is running, if any: the SDK
+    /// holds its table of roots then, so it cannot be pointed elsewhere.
+    sdk_root: Cell<Option<u32>>,
+    /// The task being polled and its root.
+    current: Cell<Option<(u32, u32)>>,
     tasks: RefCell<HashMap<u32, Task>>,
-    callouts: RefCell<HashMap<u32, Callout>>,
+    callouts: RefCell<HashMap<CalloutId, Callout>>,
     ready: RefCell<Vec<u32>>,
 }
 
@@ -120,40 +163,83 @@ fn waker(task: u32) -> Waker {
 
 // ---- the root context ---------------------------------------------------------
 
-/// Remembers the plugin's root context (callouts are made on its behalf).
-pub(crate) fn set_root(context_id: u32) {
-    with(|e| e.root_id.set(context_id));
+/// A root context was created (callouts are made on behalf of roots).
+pub(crate) fn add_root(context_id: u32) {
+    with(|e| e.roots.borrow_mut().push(context_id));
 }
 
-/// Runs `f` as a root-context callback dispatched by the SDK (the SDK's record
-/// of the current context is the root already).
-pub(crate) fn in_root_callback<R>(f: impl FnOnce() -> R) -> R {
-    let outer = with(|e| e.in_root_callback.replace(true));
+/// A root context was deleted. The host cancels the callouts made on its
+/// behalf: their tasks get an error and run at the next callback (not here:
+/// the SDK holds its tables while it deletes a context).
+pub(crate) fn remove_root(context_id: u32) {
+    with(|e| {
+        e.roots.borrow_mut().retain(|root| *root != context_id);
+        let mut ready = e.ready.borrow_mut();
+        for (id, callout) in e.callouts.borrow_mut().iter_mut() {
+            if callout.root != context_id || callout.outcome.is_some() {
+                continue;
+            }
+            callout.outcome = Some(match callout.expect {
+                Expect::Http { .. } => Outcome::Http(Err(HttpCallError::NoResponse)),
+                Expect::Redis => Outcome::Redis(Err(STATUS_ROOT_DELETED)),
+            });
+            log::debug!("callout {id:?} cancelled: its plugin configuration was removed");
+            match callout.waker.take() {
+                Some(waker) => waker.wake(),
+                None => ready.push(callout.task),
+            }
+        }
+    });
+}
+
+/// How many root contexts are live.
+pub(crate) fn root_count() -> usize {
+    with(|e| e.roots.borrow().len())
+}
+
+/// `root` if it is live, else the newest live root.
+fn live_root(root: u32) -> Option<u32> {
+    with(|e| {
+        let roots = e.roots.borrow();
+        match roots.contains(&root) {
+            true => Some(root),
+            false => roots.last().copied(),
+        }
+    })
+}
+
+/// Runs `f` as a callback of root `root` dispatched by the SDK (the SDK's
+/// record of the current context is that root already).
+pub(crate) fn in_root_callback<R>(root: u32, f: impl FnOnce() -> R) -> R {
+    let outer = with(|e| e.sdk_root.replace(Some(root)));
     let result = f();
-    with(|e| e.in_root_callback.set(outer));
+    with(|e| e.sdk_root.set(outer));
     result
 }
 
 // ---- tasks ---------------------------------------------------------------------
 
 fn poll_task(id: u32, task: &mut Task) -> Poll<(HttpContext, Action)> {
-    let outer = with(|e| e.current.replace(Some(id)));
+    let outer = with(|e| e.current.replace(Some((id, task.root))));
     let waker = waker(id);
     let result = task.future.as_mut().poll(&mut Context::from_waker(&waker));
     with(|e| e.current.set(outer));
     result
 }
 
-/// Polls a new task once. `Some(action)` if it completed (its context is back
-/// in `slot`); `None` if it waits, and the stream must return `Pause`.
+/// Polls a new task of stream `context_id` (of root context `root`) once.
+/// `Some(action)` if it completed (its context is back in `slot`); `None` if
+/// it waits, and the stream must return `Pause`.
 pub(crate) fn spawn(
     context_id: u32,
+    root: u32,
     future: TaskFuture,
     slot: ContextSlot,
     resume: Option<StreamType>,
 ) -> Option<Action> {
     let mut task = Task {
         future,
+        root,
         slot,
         resume,
     };
@@ -191,8 +277,10 @@ pub(crate) fn run_ready(caller: u32) {
         };
         switched = true;
         if host::set_effective_context(id).is_err() {
-            // A stream-done task whose stream is gone runs as the root.
-            let _ = host::set_effective_context(with(|e| e.root_id.get()));
+            // A stream-done task whose stream is gone runs as its root.
+            if let Some(root) = live_root(task.root) {
+                let _ = host::set_effective_context(root);
+            }
         }
         match poll_task(id, &mut task) {
             Poll::Pending => {
@@ -227,17 +315,20 @@ pub(crate) fn cancel(context_id: u32) {
     drop(task);
 }
 
+/// Runs tasks woken outside a callback that could run them (their root was
+/// deleted), as stream `caller`.
+pub(crate) fn run_pending(caller: u32) {
+    if with(|e| !e.ready.borrow().is_empty()) {
+        run_ready(caller);
+    }
+}
+
 /// Live tasks and callouts, for leak checks: `(tasks, callouts)`.
 pub fn live_counts() -> (usize, usize) {
     with(|e| (e.tasks.borrow().len(), e.callouts.borrow().len()))
 }
 
 // ---- callouts ----------------------------------------------------------------------
-
-/// The task being polled, if any.
-pub(crate) fn current_task() -> Option<u32> {
-    with(|e| e.current.get())
-}
 
 extern "C" {
     // The proxy-wasm SDK's own export, called to set its "current context" to
@@ -246,38 +337,48 @@ extern "C" {
 }
 
 /// Makes a host call that starts a callout (`dispatch` returns its token or
-/// the host's status) for the current task, on behalf of the root, and
-/// records the token.
+/// the host's status) for the current task, on behalf of its stream's root,
+/// and records the token.
 fn dispatch(
     expect: Expect,
     waker: &Waker,
     dispatch: impl FnOnce() -> Result<u32, u32>,
-) -> Result<u32, DispatchError> {
-    let Some(task) = current_task() else {
+) -> Result<CalloutId, DispatchError> {
+    let Some((task, task_root)) = with(|e| e.current.get()) else {
         return Err(DispatchError::NotInHandler);
     };
-    let (root, in_root) = with(|e| (e.root_id.get(), e.in_root_callback.get()));
-    if !in_root {
-        // SAFETY: the SDK's exported callback; it only borrows its root table,
-        // which no caller of ours holds outside a root callback.
-        unsafe { proxy_on_queue_ready(root, SDK_ROOT_MARKER_QUEUE) };
-    }
+    let root = match with(|e| e.sdk_root.get()) {
+        // Inside a root's SDK-dispatched callback the SDK's record is that
+        // root and its root table is borrowed: dispatch as that root.
+        Some(root) => root,
+        None => {
+            let Some(root) = live_root(task_root) else {
+                log::warn!("no plugin configuration is left in this VM to make a callout for");
+                return Err(DispatchError::Refused(STATUS_ROOT_DELETED));
+            };
+            // SAFETY: the SDK's exported callback for a live root; it only
+            // borrows its root table, which is free outside a root callback.
+            unsafe { proxy_on_queue_ready(root, SDK_ROOT_MARKER_QUEUE) };
+            root
+        }
+    };
     let _ = host::set_effective_context(root);
     let result = dispatch();
     let _ = host::set_effective_context(task);
-    let token = result.map_err(DispatchError::Refused)?;
+    let id = CalloutId::of(expect, result.map_err(DispatchError::Refused)?);
     with(|e| {
         e.callouts.borrow_mut().insert(
-            token,
+            id,
             Callout {
                 task,
+                root,
                 waker: Some(waker.clone()),
                 outcome: None,
                 expect,
             },
         )
     });
-    Ok(token)
+    Ok(id)
 }
 
 /// Why a callout did not start.
@@ -295,7 +396,7 @@ pub(crate) fn dispatch_http_call(
     timeout: std::time::Duration,
     max_body: usize,
     waker: &Waker,
-) -> Result<u32, HttpCallError> {
+) -> Result<CalloutId, HttpCallError> {
     dispatch(Expect::Http { max_body }, waker, || {
         proxy_wasm::hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout)
             .map_err(|status| status as u32)
@@ -314,20 +415,20 @@ pub(crate) fn dispatch_redis_call(
     cluster: &str,
     query: &[u8],
     waker: &Waker,
-) -> Result<u32, DispatchError> {
+) -> Result<CalloutId, DispatchError> {
     dispatch(Expect::Redis, waker, || {
         host::dispatch_redis_call(cluster, query)
     })
 }
 
-/// The answer to `token` if it came; else remembers the waker.
-pub(crate) fn take_outcome(token: u32, waker: &Waker) -> Option<Outcome> {
+/// The answer to callout `id` if it came; else remembers the waker.
+pub(crate) fn take_outcome(id: CalloutId, waker: &Waker) -> Option<Outcome> {
     with(|e| {
         let mut callouts = e.callouts.borrow_mut();
-        let callout = callouts.get_mut(&token)?;
+        let callout = callouts.get_mut(&id)?;
         match callout.outcome.take() {
             Some(outcome) => {
-                callouts.remove(&token);
+                callouts.remove(&id);
                 Some(outcome)
             }
             None => {
@@ -339,8 +440,8 @@ pub(crate) fn take_outcome(token: u32, waker: &Waker) -> Option<Outcome> {
 }
 
 /// A callout future was dropped: forget its token.
-pub(crate) fn forget(token: u32) {
-    let callout = with(|e| e.callouts.borrow_mut().remove(&token));
+pub(crate) fn forget(id: CalloutId) {
+    let callout = with(|e| e.callouts.borrow_mut().remove(&id));
     drop(callout);
 }
 
@@ -354,7 +455,7 @@ pub(crate) fn on_http_call_response(
     body_size: usize,
     num_trailers: usize,
 ) {
-    answered(caller, token, |expect| match expect {
+    answered(caller, CalloutId::http(token), |expect| match expect {
         Expect::Http { max_body } => Outcome::Http(HttpResponse::read_from_host(
             num_headers,
             body_size,
@@ -370,7 +471,7 @@ pub(crate) fn on_http_call_response(
 /// The host's answer to a Redis call (Higress's extension): `status` 0 and
 /// the reply in the Redis buffer, or the host's error status.
 pub(crate) fn on_redis_call_response(caller: u32, token: u32, status: u32, response_size: usize) {
-    answered(caller, token, |_| {
+    answered(caller, CalloutId::redis(token), |_| {
         Outcome::Redis(match status {
             0 => host::get_redis_reply(response_size).map_err(|err| err.status),
             status => Err(status),
@@ -378,15 +479,15 @@ pub(crate) fn on_redis_call_response(caller: u32, token: u32, status: u32, respo
     });
 }
 
-fn answered(caller: u32, token: u32, read: impl FnOnce(Expect) -> Outcome) {
-    let Some(expect) = with(|e| e.callouts.borrow().get(&token).map(|c| c.expect)) else {
-        log::debug!("ignoring the answer to callout {token}: its stream has ended");
+fn answered(caller: u32, id: CalloutId, read: impl FnOnce(Expect) -> Outcome) {
+    let Some(expect) = with(|e| e.callouts.borrow().get(&id).map(|c| c.expect)) else {
+        log::debug!("ignoring the answer to callout {id:?}: its stream has ended");
         return;
     };
     let outcome = read(expect);
     let (waker, task) = with(|e| {
         let mut callouts = e.callouts.borrow_mut();
-        match callouts.get_mut(&token) {
+        match callouts.get_mut(&id) {
             Some(callout) => {
                 callout.outcome = Some(outcome);
                 (callout.waker.take(), callout.task)
@@ -417,23 +518,74 @@ mod tests {
     #[test]
     fn forgetting_a_token_and_late_answers_are_harmless() {
         let w = waker(7);
-        with(|e| {
-            e.callouts.borrow_mut().insert(
-                9,
-                Callout {
-                    task: 7,
-                    waker: None,
-                    outcome: None,
-                    expect: Expect::Http { max_body: 10 },
-                },
-            )
-        });
+        insert_callout(CalloutId::http(9), 7, 1, Expect::Http { max_body: 10 });
         assert_eq!(live_counts(), (0, 1));
-        assert!(take_outcome(9, &w).is_none());
-        forget(9);
+        assert!(take_outcome(CalloutId::http(9), &w).is_none());
+        forget(CalloutId::http(9));
         assert_eq!(live_counts(), (0, 0));
         // A late answer for the forgotten token: ignored, no host call.
         on_http_call_response(1, 9, 3, 10, 0);
+        assert_eq!(live_counts(), (0, 0));
+    }
+
+    fn insert_callout(id: CalloutId, task: u32, root: u32, expect: Expect) {
+        with(|e| {
+            e.callouts.borrow_mut().insert(
+                id,
+                Callout {
+                    task,
+                    root,
+                    waker: None,
+                    outcome: None,
+                    expect,
+                },
+            )
+        });
+    }
+
+    #[test]
+    fn http_and_redis_tokens_do_not_collide() {
+        let w = waker(3);
+        insert_callout(CalloutId::http(5), 3, 1, Expect::Http { max_body: 10 });
+        insert_callout(CalloutId::redis(5), 4, 1, Expect::Redis);
+        assert_eq!(live_counts(), (0, 2));
+        forget(CalloutId::http(5));
+        assert!(take_outcome(CalloutId::redis(5), &w).is_none());
+        forget(CalloutId::redis(5));
+        assert_eq!(live_counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_deleted_root_fails_only_its_own_callouts() {
+        add_root(1);
+        add_root(2);
+        assert_eq!(live_root(1), Some(1));
+        insert_callout(CalloutId::http(1), 10, 1, Expect::Http { max_body: 10 });
+        insert_callout(CalloutId::redis(2), 11, 2, Expect::Redis);
+        insert_callout(CalloutId::http(3), 12, 2, Expect::Http { max_body: 10 });
+        remove_root(2);
+        assert_eq!(root_count(), 1);
+        // A task whose root is gone makes its callouts as a live one.
+        assert_eq!(live_root(2), Some(1));
+        let w = waker(0);
+        assert!(take_outcome(CalloutId::http(1), &w).is_none());
+        assert!(matches!(
+            take_outcome(CalloutId::redis(2), &w),
+            Some(Outcome::Redis(Err(STATUS_ROOT_DELETED)))
+        ));
+        assert!(matches!(
+            take_outcome(CalloutId::http(3), &w),
+            Some(Outcome::Http(Err(HttpCallError::NoResponse)))
+        ));
+        // Their tasks were woken.
+        with(|e| {
+            let mut ready = std::mem::take(&mut *e.ready.borrow_mut());
+            ready.sort();
+            assert_eq!(ready, vec![11, 12]);
+        });
+        forget(CalloutId::http(1));
+        remove_root(1);
+        assert_eq!(live_root(1), None);
         assert_eq!(live_counts(), (0, 0));
     }
 }

@@ -216,7 +216,7 @@ impl Request {
 
 enum CallState {
     Ready(Request),
-    Waiting(u32),
+    Waiting(executor::CalloutId),
     Done,
 }
 

@@ -231,11 +231,30 @@ pub struct Root<P: Plugin> {
 
 impl<P: Plugin> Root<P> {
     fn new(context_id: u32) -> Self {
-        executor::set_root(context_id);
+        if P::handlers().any_async() {
+            executor::add_root(context_id);
+        }
         Root {
             context_id,
             config: None,
         }
+    }
+}
+
+/// A root is deleted when its configuration is removed (a listener or a
+/// route's filter goes away, a configuration push replaces it); other roots
+/// of the same VM live on.
+impl<P: Plugin> Drop for Root<P> {
+    fn drop(&mut self) {
+        if !P::handlers().any_async() {
+            return;
+        }
+        executor::remove_root(self.context_id);
+        log::debug!(
+            "root context {} removed; {} left in this VM",
+            self.context_id,
+            executor::root_count()
+        );
     }
 }
 
@@ -251,7 +270,7 @@ impl<P: Plugin> Context for Root<P> {
             return;
         }
         let root = self.context_id;
-        executor::in_root_callback(|| {
+        executor::in_root_callback(root, || {
             executor::on_http_call_response(root, token_id, num_headers, body_size, num_trailers)
         });
     }
@@ -293,6 +312,7 @@ impl<P: Plugin> RootContext for Root<P> {
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn SdkHttpContext>> {
         Some(Box::new(Stream::<P> {
             context_id,
+            root_id: self.context_id,
             config: self.config.clone(),
             ctx: Some(HttpContext::new(context_id)),
             slot: None,
@@ -313,6 +333,9 @@ impl<P: Plugin> RootContext for Root<P> {
 /// One HTTP stream: holds the [`HttpContext`] its handlers share.
 pub struct Stream<P: Plugin> {
     context_id: u32,
+    /// The root context that created the stream: its callouts are made on
+    /// that root's behalf.
+    root_id: u32,
     // None only if the host opens a stream on a root it never configured.
     config: Option<Rc<P>>,
     // None while a task holds the context.
@@ -347,7 +370,7 @@ impl<P: Plugin> Stream<P> {
             return Action::Pause;
         };
         let slot = self.slot();
-        match executor::spawn(self.context_id, make(ctx), slot, resume) {
+        match executor::spawn(self.context_id, self.root_id, make(ctx), slot, resume) {
             Some(action) => {
                 self.context();
                 action
@@ -519,6 +542,9 @@ impl<P: Plugin> Context for Stream<P> {
 impl<P: Plugin> SdkHttpContext for Stream<P> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let handlers = P::handlers();
+        if handlers.any_async() {
+            executor::run_pending(self.context_id);
+        }
         if handlers.request_headers.is_none() && handlers.request_body.is_none() {
             return Action::Continue;
         }

@@ -404,7 +404,7 @@ fn pairs(value: RespValue) -> Result<Vec<(String, String)>, RedisError> {
 
 enum CallState {
     Ready { cluster: String, query: Vec<u8> },
-    Waiting(u32),
+    Waiting(executor::CalloutId),
     Failed(RedisError),
     Done,
 }

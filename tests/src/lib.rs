@@ -413,6 +413,35 @@ pub struct EnvoyConfig {
     pub wasm_log_level: &'static str,
     /// More upstream clusters for callouts: `(name, port on 127.0.0.1)`.
     pub clusters: Vec<(String, u16)>,
+    /// Listeners from a file (LDS) instead of the one static listener, each
+    /// with its own plugin configuration and all sharing one `vm_id` (so one
+    /// VM per worker holds a root context per listener).
+    pub lds: Option<Vec<LdsListener>>,
+}
+
+/// A listener served from the LDS file: its name, port and the plugin's
+/// configuration on it.
+#[derive(Clone)]
+pub struct LdsListener {
+    pub name: String,
+    pub port: u16,
+    pub configuration: serde_json::Value,
+}
+
+impl LdsListener {
+    /// A listener on a free port.
+    pub fn new(name: &str, configuration: serde_json::Value) -> LdsListener {
+        LdsListener {
+            name: name.to_string(),
+            port: free_port(),
+            configuration,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
 }
 
 impl EnvoyConfig {
@@ -424,7 +453,15 @@ impl EnvoyConfig {
             backend_port,
             wasm_log_level: "info",
             clusters: Vec::new(),
+            lds: None,
         }
+    }
+
+    /// Serves `listeners` from a watched LDS file (see [`Envoy::set_listeners`])
+    /// instead of the static listener.
+    pub fn lds(mut self, listeners: Vec<LdsListener>) -> EnvoyConfig {
+        self.lds = Some(listeners);
+        self
     }
 
     /// Adds a cluster named `name` (e.g. `outbound|8080||token.static`, as
@@ -444,22 +481,78 @@ impl EnvoyConfig {
         self
     }
 
-    fn bootstrap(&self, listen_port: u16, admin_port: u16) -> serde_json::Value {
+    /// A listener with the plugin (configured with `configuration`) before
+    /// the router, every route to `backend`.
+    fn listener(
+        &self,
+        name: &str,
+        port: u16,
+        configuration: Option<&serde_json::Value>,
+    ) -> serde_json::Value {
         let mut plugin = serde_json::json!({
             "name": self.plugin_name,
             "root_id": "",
             "vm_config": {
+                // One VM for every listener's filter: a root context each.
+                "vm_id": "shared",
                 "runtime": "envoy.wasm.runtime.v8",
                 "code": {"local": {"filename": self.wasm}},
             },
         });
-        if let Some(configuration) = &self.configuration {
+        if let Some(configuration) = configuration {
             plugin["configuration"] = serde_json::json!({
                 "@type": "type.googleapis.com/google.protobuf.StringValue",
                 "value": configuration.to_string(),
             });
         }
-        let socket = |port: u16| serde_json::json!({"socket_address": {"address": "127.0.0.1", "port_value": port}});
+        serde_json::json!({
+            "name": name,
+            "address": socket(port),
+            "filter_chains": [{"filters": [{
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": "ingress_http",
+                    "route_config": {
+                        "name": "local_route",
+                        "virtual_hosts": [{
+                            "name": "all",
+                            "domains": ["*"],
+                            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}],
+                        }],
+                    },
+                    "http_filters": [
+                        {
+                            "name": "envoy.filters.http.wasm",
+                            "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                                "config": plugin,
+                            },
+                        },
+                        {
+                            "name": "envoy.filters.http.router",
+                            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+                        },
+                    ],
+                },
+            }]}],
+        })
+    }
+
+    /// The LDS file's content: a discovery response with `listeners`.
+    fn lds_file(&self, listeners: &[LdsListener], version: u64) -> serde_json::Value {
+        let resources: Vec<serde_json::Value> = listeners
+            .iter()
+            .map(|l| {
+                let mut listener = self.listener(&l.name, l.port, Some(&l.configuration));
+                listener["@type"] = "type.googleapis.com/envoy.config.listener.v3.Listener".into();
+                listener
+            })
+            .collect();
+        serde_json::json!({"version_info": version.to_string(), "resources": resources})
+    }
+
+    fn bootstrap(&self, listen_port: u16, admin_port: u16, dir: &Path) -> serde_json::Value {
         let cluster = |name: &str, port: u16| {
             serde_json::json!({
                 "name": name,
@@ -485,53 +578,48 @@ impl EnvoyConfig {
                         .map(|(name, port)| cluster(name, *port)),
                 )
                 .collect();
-        serde_json::json!({
+        let mut bootstrap = serde_json::json!({
+            "node": {"id": "gateway-plugin-tests", "cluster": "gateway-plugin-tests"},
             "admin": {"address": socket(admin_port)},
-            "static_resources": {
-                "listeners": [{
-                    "name": "main",
-                    "address": socket(listen_port),
-                    "filter_chains": [{"filters": [{
-                        "name": "envoy.filters.network.http_connection_manager",
-                        "typed_config": {
-                            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                            "stat_prefix": "ingress_http",
-                            "route_config": {
-                                "name": "local_route",
-                                "virtual_hosts": [{
-                                    "name": "all",
-                                    "domains": ["*"],
-                                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}],
-                                }],
-                            },
-                            "http_filters": [
-                                {
-                                    "name": "envoy.filters.http.wasm",
-                                    "typed_config": {
-                                        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                                        "config": plugin,
-                                    },
-                                },
-                                {
-                                    "name": "envoy.filters.http.router",
-                                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-                                },
-                            ],
-                        },
-                    }]}],
-                }],
-                "clusters": clusters,
-            },
-        })
+            "static_resources": {"clusters": clusters},
+        });
+        match &self.lds {
+            None => {
+                bootstrap["static_resources"]["listeners"] = serde_json::json!([self.listener(
+                    "main",
+                    listen_port,
+                    self.configuration.as_ref()
+                )]);
+            }
+            Some(_) => {
+                bootstrap["dynamic_resources"] = serde_json::json!({"lds_config": {
+                    "resource_api_version": "V3",
+                    "path_config_source": {
+                        "path": dir.join(LDS_FILE),
+                        "watched_directory": {"path": dir},
+                    },
+                }});
+            }
+        }
+        bootstrap
     }
+}
+
+const LDS_FILE: &str = "lds.json";
+
+fn socket(port: u16) -> serde_json::Value {
+    serde_json::json!({"socket_address": {"address": "127.0.0.1", "port_value": port}})
 }
 
 /// A running Envoy; killed on drop.
 pub struct Envoy {
     child: Child,
     port: u16,
+    admin_port: u16,
     log_path: PathBuf,
-    _dir: ScratchDir,
+    config: EnvoyConfig,
+    lds_version: u64,
+    dir: ScratchDir,
 }
 
 /// Envoy did not come up; `log` is everything it wrote.
@@ -550,9 +638,13 @@ impl Envoy {
         let config_path = dir.path().join("envoy.json");
         std::fs::write(
             &config_path,
-            serde_json::to_vec_pretty(&config.bootstrap(listen_port, admin_port)).expect("json"),
+            serde_json::to_vec_pretty(&config.bootstrap(listen_port, admin_port, dir.path()))
+                .expect("json"),
         )
         .expect("write envoy.json");
+        if let Some(listeners) = &config.lds {
+            write_atomically(&dir.path().join(LDS_FILE), &config.lds_file(listeners, 1));
+        }
         let log_path = dir.path().join("envoy.log");
         let mut cmd = Command::new(envoy_binary());
         cmd.arg("-c")
@@ -564,6 +656,8 @@ impl Envoy {
                 "-l",
                 "warning",
             ])
+            // A removed listener is drained for 1 s, not Envoy's 10 minutes.
+            .args(["--drain-time-s", "1", "--drain-strategy", "immediate"])
             .arg("--component-log-level")
             .arg(format!("wasm:{}", config.wasm_log_level))
             .stdin(Stdio::null())
@@ -579,8 +673,11 @@ impl Envoy {
         let mut envoy = Envoy {
             child,
             port: listen_port,
+            admin_port,
             log_path,
-            _dir: dir,
+            config,
+            lds_version: 1,
+            dir,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -610,6 +707,74 @@ impl Envoy {
         }
     }
 
+    /// Replaces the listeners of an Envoy started with [`EnvoyConfig::lds`]
+    /// (the LDS file is replaced by a rename, as Envoy's file watch wants),
+    /// and waits until Envoy's active listeners are exactly these.
+    pub fn set_listeners(&mut self, listeners: &[LdsListener]) {
+        self.lds_version += 1;
+        write_atomically(
+            &self.dir.path().join(LDS_FILE),
+            &self.config.lds_file(listeners, self.lds_version),
+        );
+        let mut wanted: Vec<&str> = listeners.iter().map(|l| l.name.as_str()).collect();
+        wanted.sort();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut active = self.active_listeners();
+            active.sort();
+            if active == wanted {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "listeners are {active:?}, not {wanted:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A counter or gauge from Envoy's admin `/stats`.
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let url = format!(
+            "http://127.0.0.1:{}/stats?filter=^{}$",
+            self.admin_port,
+            name.replace('.', "\\.")
+        );
+        let resp = request("GET", &url, &[], b"").ok()?;
+        resp.text().lines().find_map(|line| {
+            let (stat, value) = line.split_once(": ")?;
+            (stat == name).then(|| value.trim().parse().ok())?
+        })
+    }
+
+    /// Waits up to 20 s until `stat` has `value`.
+    pub fn wait_for_stat(&self, name: &str, value: u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.stat(name) != Some(value) {
+            assert!(
+                Instant::now() < deadline,
+                "{name} is {:?}, not {value}",
+                self.stat(name)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The names of Envoy's active listeners (admin `/listeners`).
+    pub fn active_listeners(&self) -> Vec<String> {
+        let url = format!("http://127.0.0.1:{}/listeners", self.admin_port);
+        let Ok(resp) = request("GET", &url, &[], b"") else {
+            return Vec::new();
+        };
+        resp.text()
+            .lines()
+            .filter_map(|line| line.split("::").next())
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// `http://127.0.0.1:<listener>/<path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
@@ -623,7 +788,12 @@ impl Envoy {
     /// Waits up to 5 s for a line containing `needle` to reach the log (Envoy
     /// flushes its log file asynchronously).
     pub fn wait_for_log(&self, needle: &str) -> Option<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        self.wait_for_log_within(needle, Duration::from_secs(5))
+    }
+
+    /// Waits up to `limit` for a line containing `needle` to reach the log.
+    pub fn wait_for_log_within(&self, needle: &str, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
         loop {
             let log = self.log();
             if let Some(line) = log.lines().find(|l| l.contains(needle)) {
@@ -642,6 +812,14 @@ impl Drop for Envoy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes `json` to `path` by a rename from a file beside it, so a watcher
+/// never reads it half-written.
+fn write_atomically(path: &Path, json: &serde_json::Value) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(json).expect("json")).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
 }
 
 fn die_with_parent(cmd: &mut Command) {
