@@ -25,6 +25,7 @@ pub struct Request {
     pub(crate) chunk_size: Option<usize>,
     pub(crate) hang_up: bool,
     pub(crate) root: Option<RootId>,
+    pub(crate) trailers: Vec<(String, String)>,
 }
 
 /// A root context of a [`Vm`](crate::Vm): one plugin configuration. The
@@ -57,6 +58,7 @@ impl Request {
             chunk_size: None,
             hang_up: false,
             root: None,
+            trailers: Vec::new(),
         }
     }
 
@@ -112,6 +114,15 @@ impl Request {
         self
     }
 
+    /// Adds a trailer (repeat for several): the request then ends with its
+    /// trailers, as over HTTP/2 or gRPC, and no body callback has
+    /// `end_of_stream`; the plugin's `on_request_trailers` comes after the body.
+    pub fn trailer(mut self, name: &str, value: &str) -> Request {
+        self.trailers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
     /// The stream belongs to this root context (plugin configuration),
     /// instead of the first one.
     pub fn root(mut self, root: RootId) -> Request {
@@ -151,6 +162,7 @@ pub struct UpstreamRequest {
     authority: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    trailers: Vec<(String, String)>,
 }
 
 impl UpstreamRequest {
@@ -168,7 +180,23 @@ impl UpstreamRequest {
                 .cloned()
                 .collect(),
             body,
+            trailers: Vec::new(),
         }
+    }
+
+    pub(crate) fn with_trailers(mut self, trailers: Vec<(String, String)>) -> UpstreamRequest {
+        self.trailers = trailers;
+        self
+    }
+
+    /// The first trailer called `name` (case-insensitive).
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        find(&self.trailers, name)
+    }
+
+    /// All trailers, in order.
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
     }
 
     pub fn method(&self) -> &str {
@@ -217,6 +245,7 @@ pub struct Response {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
+    pub(crate) trailers: Vec<(String, String)>,
 }
 
 impl Response {
@@ -225,7 +254,26 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            trailers: Vec::new(),
         }
+    }
+
+    /// Adds a trailer: the response ends with its trailers (the plugin's
+    /// `on_response_trailers` comes after the body).
+    pub fn trailer(mut self, name: &str, value: &str) -> Response {
+        self.trailers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// The first trailer called `name` (case-insensitive).
+    pub fn trailer_value(&self, name: &str) -> Option<&str> {
+        find(&self.trailers, name)
+    }
+
+    /// All trailers, in order.
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Response {
@@ -280,6 +328,7 @@ impl Response {
                 .cloned()
                 .collect(),
             body,
+            trailers: Vec::new(),
         }
     }
 }
@@ -311,6 +360,16 @@ impl ClientResponse {
 
     pub fn body(&self) -> &[u8] {
         &self.response.body
+    }
+
+    /// The first trailer called `name` (case-insensitive).
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.response.trailer_value(name)
+    }
+
+    /// The response's trailers, as the plugin left them.
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.response.trailers
     }
 
     /// The body as text (lossy UTF-8).
@@ -368,12 +427,20 @@ pub fn echo(req: &UpstreamRequest) -> Response {
             })
             .or_insert_with(|| value.clone());
     }
-    let json = serde_json::json!({
+    let mut json = serde_json::json!({
         "method": req.method,
         "path": req.path,
         "headers": headers,
         "body": String::from_utf8_lossy(&req.body),
     });
+    if !req.trailers.is_empty() {
+        let trailers: BTreeMap<&str, &str> = req
+            .trailers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        json["trailers"] = serde_json::json!(trailers);
+    }
     Response::new(200)
         .header("content-type", "application/json")
         .body(json.to_string())

@@ -30,20 +30,28 @@ enum Phase {
     Start,
     RequestHeaders,
     RequestBody,
+    RequestTrailers,
     Upstream,
     ResponseHeaders,
     ResponseBody,
+    ResponseTrailers,
     End,
     Finished,
 }
 
 impl Phase {
     fn is_request(self) -> bool {
-        matches!(self, Phase::RequestHeaders | Phase::RequestBody)
+        matches!(
+            self,
+            Phase::RequestHeaders | Phase::RequestBody | Phase::RequestTrailers
+        )
     }
 
     fn is_response(self) -> bool {
-        matches!(self, Phase::ResponseHeaders | Phase::ResponseBody)
+        matches!(
+            self,
+            Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers
+        )
     }
 }
 
@@ -57,6 +65,8 @@ struct Run {
     request_sent: Vec<u8>,
     response_chunks: VecDeque<Vec<u8>>,
     response_sent: Vec<u8>,
+    /// The upstream's (or a local reply's) trailers, still to come.
+    response_trailers: Vec<(String, String)>,
     upstream: Option<UpstreamRequest>,
     /// The response is a local one from a request phase.
     local: bool,
@@ -117,6 +127,7 @@ pub(crate) fn run_removing_root(
             request_sent: Vec::new(),
             response_chunks: VecDeque::new(),
             response_sent: Vec::new(),
+            response_trailers: Vec::new(),
             upstream: None,
             local: false,
             hung_up: false,
@@ -261,6 +272,10 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
         exports.on_response_headers.clone(),
         exports.on_response_body.clone(),
     );
+    let (on_request_trailers, on_response_trailers) = (
+        exports.on_request_trailers.clone(),
+        exports.on_response_trailers.clone(),
+    );
     match run.phase {
         Phase::Start => {
             let id = machine.next_context;
@@ -285,7 +300,7 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
             step(machine, run)
         }
         Phase::RequestHeaders => {
-            let eos = run.request_chunks.is_empty();
+            let eos = run.request_chunks.is_empty() && run.request.trailers.is_empty();
             let count = stream(machine, id).request_headers.len();
             let action = machine.call(
                 "proxy_on_request_headers",
@@ -299,7 +314,8 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
         }
         Phase::RequestBody => {
             let chunk = run.request_chunks.pop_front().unwrap_or_default();
-            let eos = run.request_chunks.is_empty();
+            // With trailers, no body chunk ends the stream.
+            let eos = run.request_chunks.is_empty() && run.request.trailers.is_empty();
             let size = {
                 let body = &mut stream(machine, id).request_body;
                 body.extend(chunk);
@@ -315,19 +331,37 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
             after_phase(machine, run, action, eos);
             Ok(())
         }
+        Phase::RequestTrailers => {
+            let count = {
+                let data = stream(machine, id);
+                data.request_trailers = run.request.trailers.clone();
+                data.request_trailers.len()
+            };
+            let action = machine.call(
+                "proxy_on_request_trailers",
+                on_request_trailers,
+                id,
+                Some(id),
+                (id as i32, count as i32),
+            )?;
+            after_phase(machine, run, action, true);
+            Ok(())
+        }
         Phase::Upstream => {
             let upstream = machine.store.data().setup.upstream.clone();
+            let data = stream(machine, id);
             let request = UpstreamRequest::from_header_map(
-                &stream(machine, id).request_headers,
+                &data.request_headers,
                 std::mem::take(&mut run.request_sent),
-            );
+            )
+            .with_trailers(data.request_trailers.clone());
             let response = upstream(&request);
             run.upstream = Some(request);
             begin_response(machine, run, response);
             Ok(())
         }
         Phase::ResponseHeaders => {
-            let eos = run.response_chunks.is_empty();
+            let eos = run.response_chunks.is_empty() && run.response_trailers.is_empty();
             let count = stream(machine, id).response_headers.len();
             let action = machine.call(
                 "proxy_on_response_headers",
@@ -341,7 +375,7 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
         }
         Phase::ResponseBody => {
             let chunk = run.response_chunks.pop_front().unwrap_or_default();
-            let eos = run.response_chunks.is_empty();
+            let eos = run.response_chunks.is_empty() && run.response_trailers.is_empty();
             let size = {
                 let body = &mut stream(machine, id).response_body;
                 body.extend(chunk);
@@ -355,6 +389,23 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 (id as i32, size as i32, eos as i32),
             )?;
             after_phase(machine, run, action, eos);
+            Ok(())
+        }
+        Phase::ResponseTrailers => {
+            let count = {
+                let trailers = std::mem::take(&mut run.response_trailers);
+                let data = stream(machine, id);
+                data.response_trailers = trailers;
+                data.response_trailers.len()
+            };
+            let action = machine.call(
+                "proxy_on_response_trailers",
+                on_response_trailers,
+                id,
+                Some(id),
+                (id as i32, count as i32),
+            )?;
+            after_phase(machine, run, action, true);
             Ok(())
         }
         Phase::End => end(machine, run),
@@ -377,7 +428,17 @@ fn after_phase(machine: &mut Machine, run: &mut Run, action: Option<i32>, at_end
     if action.unwrap_or(CONTINUE) == CONTINUE || continued {
         advance(machine, run);
     } else if !at_end {
-        // A body chunk the plugin buffers: the next one comes.
+        // A body chunk the plugin buffers: the next one comes, or the
+        // trailers, with the body still buffered.
+        match phase {
+            Phase::RequestBody if run.request_chunks.is_empty() => {
+                run.phase = Phase::RequestTrailers
+            }
+            Phase::ResponseBody if run.response_chunks.is_empty() => {
+                run.phase = Phase::ResponseTrailers
+            }
+            _ => {}
+        }
     } else {
         run.waiting = true;
     }
@@ -420,7 +481,9 @@ fn take_local_response(machine: &mut Machine, run: &mut Run) -> bool {
     } else if run.phase.is_response() && !run.local {
         data.response_headers = local.header_map();
         data.response_body.clear();
+        data.response_trailers.clear();
         run.response_chunks.clear();
+        run.response_trailers.clear();
         run.response_sent = local.body;
         run.phase = Phase::End;
     }
@@ -432,6 +495,7 @@ fn begin_response(machine: &mut Machine, run: &mut Run, response: Response) {
     data.response_headers = response.header_map();
     data.request_headers_sent = true;
     run.response_chunks = chunks(&response.body, None);
+    run.response_trailers = response.trailers;
     run.phase = Phase::ResponseHeaders;
 }
 
@@ -439,37 +503,37 @@ fn begin_response(machine: &mut Machine, run: &mut Run, response: Response) {
 fn advance(machine: &mut Machine, run: &mut Run) {
     let data = stream(machine, run.id);
     run.phase = match run.phase {
-        Phase::RequestHeaders => {
+        Phase::RequestHeaders | Phase::RequestBody => {
             data.request_headers_sent = true;
-            if run.request_chunks.is_empty() {
-                Phase::Upstream
-            } else {
-                Phase::RequestBody
-            }
-        }
-        Phase::RequestBody => {
+            // The body so far goes on (nothing, after the headers).
             run.request_sent.append(&mut data.request_body);
-            if run.request_chunks.is_empty() {
-                Phase::Upstream
-            } else {
+            if !run.request_chunks.is_empty() {
                 Phase::RequestBody
+            } else if !run.request.trailers.is_empty() {
+                Phase::RequestTrailers
+            } else {
+                Phase::Upstream
             }
         }
-        Phase::ResponseHeaders => {
+        Phase::RequestTrailers => {
+            // The buffered body goes on with the trailers.
+            run.request_sent.append(&mut data.request_body);
+            Phase::Upstream
+        }
+        Phase::ResponseHeaders | Phase::ResponseBody => {
             data.response_headers_sent = true;
-            if run.response_chunks.is_empty() {
-                Phase::End
-            } else {
+            run.response_sent.append(&mut data.response_body);
+            if !run.response_chunks.is_empty() {
                 Phase::ResponseBody
+            } else if !run.response_trailers.is_empty() {
+                Phase::ResponseTrailers
+            } else {
+                Phase::End
             }
         }
-        Phase::ResponseBody => {
+        Phase::ResponseTrailers => {
             run.response_sent.append(&mut data.response_body);
-            if run.response_chunks.is_empty() {
-                Phase::End
-            } else {
-                Phase::ResponseBody
-            }
+            Phase::End
         }
         other => other,
     };
@@ -493,10 +557,12 @@ fn end(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
     run.result = Some(if run.hung_up {
         Response::new(0)
     } else {
-        Response::from_header_map(
+        let mut response = Response::from_header_map(
             &data.response_headers,
             std::mem::take(&mut run.response_sent),
-        )
+        );
+        response.trailers = data.response_trailers;
+        response
     });
     run.phase = Phase::Finished;
     Ok(())

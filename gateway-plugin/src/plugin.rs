@@ -316,6 +316,7 @@ impl<P: Plugin> RootContext for Root<P> {
             config: self.config.clone(),
             ctx: Some(HttpContext::new(context_id)),
             slot: None,
+            body_handled: [false; 2],
         }))
     }
 
@@ -342,6 +343,8 @@ pub struct Stream<P: Plugin> {
     ctx: Option<HttpContext>,
     // Where tasks give the context back; made on the first async handler.
     slot: Option<ContextSlot>,
+    // The body handler of each direction has run (request, response).
+    body_handled: [bool; 2],
 }
 
 impl<P: Plugin> Stream<P> {
@@ -419,16 +422,22 @@ impl<P: Plugin> Stream<P> {
     }
 
     /// Buffers a body until its end, then runs the body handler once with it.
+    /// The end is the body's last chunk, or the trailers when the message
+    /// has some (then no body chunk says `end_of_stream`, and the buffered
+    /// body is read in the trailers callback: `body_size` is `None`).
     fn body_phase(
         &mut self,
         handler: BodyHandler<P>,
-        body_size: usize,
+        body_size: Option<usize>,
         end_of_stream: bool,
         direction: Direction,
     ) -> Action {
         if !end_of_stream {
             // Pause on a body chunk = StopIterationAndBuffer.
             return Action::Pause;
+        }
+        if std::mem::replace(&mut self.body_handled[direction.index()], true) {
+            return Action::Continue;
         }
         let Some(config) = self.config.clone() else {
             return Action::Continue;
@@ -443,7 +452,10 @@ impl<P: Plugin> Stream<P> {
         if ctx.has_responded() {
             return Action::Continue;
         }
-        let body = match host::get_buffer(direction.buffer(), 0, body_size) {
+        // In the trailers callback the size is not given: read all there is
+        // (the host returns at most what it has).
+        let max = body_size.unwrap_or(u32::MAX as usize);
+        let body = match host::get_buffer(direction.buffer(), 0, max) {
             Ok(body) => body.unwrap_or_default(),
             Err(err) => {
                 log::error!("cannot read the {} body: {err}", direction.name());
@@ -502,6 +514,9 @@ impl Direction {
             Direction::Response => "response",
         }
     }
+    fn index(self) -> usize {
+        self as usize
+    }
     fn stream(self) -> StreamType {
         match self {
             Direction::Request => StreamType::HttpRequest,
@@ -559,7 +574,18 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         match P::handlers().request_body {
             None => Action::Continue,
-            Some(handler) => self.body_phase(handler, body_size, end_of_stream, Direction::Request),
+            Some(handler) => {
+                self.body_phase(handler, Some(body_size), end_of_stream, Direction::Request)
+            }
+        }
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        // Trailers end the message: the body handler runs now, whatever the
+        // body chunks said (else a body check is bypassed by adding trailers).
+        match P::handlers().request_body {
+            None => Action::Continue,
+            Some(handler) => self.body_phase(handler, None, true, Direction::Request),
         }
     }
 
@@ -580,8 +606,15 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
         match P::handlers().response_body {
             None => Action::Continue,
             Some(handler) => {
-                self.body_phase(handler, body_size, end_of_stream, Direction::Response)
+                self.body_phase(handler, Some(body_size), end_of_stream, Direction::Response)
             }
+        }
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        match P::handlers().response_body {
+            None => Action::Continue,
+            Some(handler) => self.body_phase(handler, None, true, Direction::Response),
         }
     }
 

@@ -6,7 +6,8 @@
 //! and `tiny_http` (used before) left some of 200 concurrent keep-alive
 //! connections unread for over 500 ms, which showed up as callout timeouts
 //! and a hung request in the concurrency test. A thread per connection has
-//! no such queue.
+//! no such queue. Trailers are read from chunked requests, and a reply with
+//! trailers is sent chunked with them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -23,6 +24,8 @@ pub struct HttpRequest {
     /// In arrival order, names as sent.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The trailers of a chunked body.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl HttpRequest {
@@ -41,6 +44,8 @@ pub struct HttpReply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Sent after a chunked body when not empty.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl HttpReply {
@@ -49,7 +54,14 @@ impl HttpReply {
             status,
             headers: Vec::new(),
             body: body.into(),
+            trailers: Vec::new(),
         }
+    }
+
+    /// Adds a trailer: the body is then sent chunked, the trailers after it.
+    pub fn trailer(mut self, name: &str, value: &str) -> HttpReply {
+        self.trailers.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> HttpReply {
@@ -180,6 +192,7 @@ fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
         path,
         headers,
         body: Vec::new(),
+        trailers: Vec::new(),
     };
     let chunked = request
         .header("transfer-encoding")
@@ -190,7 +203,16 @@ fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
             let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
             if size == 0 {
                 // Trailers, up to the empty line.
-                while !read_line(reader)?.is_empty() {}
+                loop {
+                    let line = read_line(reader)?;
+                    if line.is_empty() {
+                        break;
+                    }
+                    let (name, value) = line.split_once(':')?;
+                    request
+                        .trailers
+                        .push((name.trim().to_string(), value.trim().to_string()));
+                }
                 break;
             }
             let start = request.body.len();
@@ -215,10 +237,26 @@ fn write_reply(
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str(&format!("content-length: {}\r\n\r\n", reply.body.len()));
+    if reply.trailers.is_empty() || request.method == "HEAD" {
+        head.push_str(&format!("content-length: {}\r\n\r\n", reply.body.len()));
+    } else {
+        head.push_str("transfer-encoding: chunked\r\n\r\n");
+    }
     let mut bytes = head.into_bytes();
-    if request.method != "HEAD" {
+    let head_only = request.method == "HEAD";
+    if !head_only && reply.trailers.is_empty() {
         bytes.extend_from_slice(&reply.body);
+    } else if !head_only {
+        if !reply.body.is_empty() {
+            bytes.extend_from_slice(format!("{:x}\r\n", reply.body.len()).as_bytes());
+            bytes.extend_from_slice(&reply.body);
+            bytes.extend_from_slice(b"\r\n");
+        }
+        bytes.extend_from_slice(b"0\r\n");
+        for (name, value) in &reply.trailers {
+            bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"\r\n");
     }
     writer.write_all(&bytes)?;
     writer.flush()

@@ -7,6 +7,7 @@
 //! dies with the test process (`PR_SET_PDEATHSIG`).
 
 mod http_server;
+mod trailers;
 
 pub use http_server::{HttpReply, HttpRequest, HttpServer};
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+pub use trailers::{http1_with_trailers, http2_with_trailers, RawResponse};
 
 /// The workspace root (the folder holding the top `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -154,14 +156,28 @@ fn echo(request: &HttpRequest) -> HttpReply {
             })
             .or_insert_with(|| value.clone());
     }
-    let echo = serde_json::json!({
+    let mut echo = serde_json::json!({
         "method": request.method,
         "path": request.path,
         "headers": headers,
         "body": String::from_utf8_lossy(&request.body),
         "body_len": request.body.len(),
     });
-    HttpReply::new(200, echo.to_string()).header("content-type", "application/json")
+    let mut reply = HttpReply::new(200, Vec::new()).header("content-type", "application/json");
+    if !request.trailers.is_empty() {
+        let trailers: BTreeMap<String, &str> = request
+            .trailers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_str()))
+            .collect();
+        echo["trailers"] = serde_json::json!(trailers);
+        // A request with trailers gets its trailers back, as `echo-<name>`.
+        for (name, value) in &request.trailers {
+            reply = reply.trailer(&format!("echo-{}", name.to_ascii_lowercase()), value);
+        }
+    }
+    reply.body = echo.to_string().into_bytes();
+    reply
 }
 
 // ---- callout targets -----------------------------------------------------------
@@ -513,6 +529,9 @@ impl EnvoyConfig {
                 "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                     "stat_prefix": "ingress_http",
+                    // HTTP/1.1 clients may send and get trailers (HTTP/2
+                    // always can; the codec is picked per connection).
+                    "http_protocol_options": {"enable_trailers": true},
                     "route_config": {
                         "name": "local_route",
                         "virtual_hosts": [{
@@ -561,6 +580,13 @@ impl EnvoyConfig {
                 "load_assignment": {
                     "cluster_name": name,
                     "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(port)}}]}],
+                },
+                // Trailers reach (and come back from) HTTP/1.1 upstreams.
+                "typed_extension_protocol_options": {
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                        "explicit_http_config": {"http_protocol_options": {"enable_trailers": true}},
+                    },
                 },
                 // Load tests keep thousands of callouts in flight.
                 "circuit_breakers": {"thresholds": [{
