@@ -123,7 +123,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             out.extend(quote! {
                 impl ::gateway_plugin::__private::ParseConfig for #config_ty {
                     fn parse_config(
-                        _: &[u8],
+                        _: &::gateway_plugin::__private::serde_json::Value,
                     ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
                         ::core::unreachable!()
                     }
@@ -140,9 +140,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let imp = quote_spanned! {config_ty.span()=>
         impl ::gateway_plugin::__private::ParseConfig for #config_ty {
             fn parse_config(
-                raw: &[u8],
+                json: &::gateway_plugin::__private::serde_json::Value,
             ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
-                ::gateway_plugin::__private::config::from_parse_fn(raw, #value)
+                ::gateway_plugin::__private::config::from_parse_fn(json, #value)
             }
         }
         const _: fn() = ::gateway_plugin::__private::assert_plugin::<#config_ty>;

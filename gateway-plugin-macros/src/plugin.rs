@@ -164,8 +164,11 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             const NAME: &'static str = #name;
             fn parse_config(
                 raw: &[u8],
-            ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
-                ::gateway_plugin::__private::parse_config!(Self, raw)
+            ) -> ::core::result::Result<
+                ::gateway_plugin::__private::RuleSet<Self>,
+                ::gateway_plugin::ConfigError,
+            > {
+                ::gateway_plugin::__private::parse_rules!(Self, raw)
             }
             #[inline(always)]
             fn handlers() -> ::gateway_plugin::__private::Handlers<Self> {

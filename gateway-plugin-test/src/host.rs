@@ -91,6 +91,7 @@ impl Host {
                 log_level: 2,
                 properties: HashMap::new(),
                 vm_config: Vec::new(),
+                higress_properties: false,
             },
         })
     }
@@ -114,6 +115,7 @@ impl Host {
             log_level: 2,
             properties: HashMap::new(),
             vm_config: Vec::new(),
+            higress_properties: false,
         };
         let mut probe = Store::new(&engine, State::new(Arc::new(setup), Vec::new()));
         for import in module.imports() {
@@ -207,6 +209,14 @@ impl Host {
     /// 8-byte little-endian, as Envoy serializes them.
     pub fn property(mut self, path: &str, value: impl Into<Vec<u8>>) -> Host {
         self.setup.properties.insert(path.to_string(), value.into());
+        self
+    }
+
+    /// Answers the properties `route_name` and `cluster_name` with the
+    /// request's route and cluster, as Higress does. By default this host is
+    /// upstream Envoy: those are empty and the names are under `xds.`.
+    pub fn higress_properties(mut self) -> Host {
+        self.setup.higress_properties = true;
         self
     }
 

@@ -26,6 +26,8 @@ pub struct Request {
     pub(crate) hang_up: bool,
     pub(crate) root: Option<RootId>,
     pub(crate) trailers: Vec<(String, String)>,
+    pub(crate) route: Option<String>,
+    pub(crate) cluster: Option<String>,
 }
 
 /// A root context of a [`Vm`](crate::Vm): one plugin configuration. The
@@ -59,6 +61,8 @@ impl Request {
             hang_up: false,
             root: None,
             trailers: Vec::new(),
+            route: None,
+            cluster: None,
         }
     }
 
@@ -78,9 +82,30 @@ impl Request {
         Request::new("DELETE", path)
     }
 
-    /// Adds a header (repeat for several values).
+    /// Adds a header (repeat for several values). `host` sets `:authority`,
+    /// as a gateway does with an HTTP/1.1 `Host`.
     pub fn header(mut self, name: &str, value: &str) -> Request {
+        if name.eq_ignore_ascii_case("host") {
+            return self.authority(value);
+        }
         self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The name of the route the request took (`default` unless set): the
+    /// property `xds.route_name`, as upstream Envoy has it (and `route_name`
+    /// too with [`Host::higress_properties`](crate::Host::higress_properties)).
+    pub fn route(mut self, name: &str) -> Request {
+        self.route = Some(name.to_string());
+        self
+    }
+
+    /// The upstream cluster of the request's route (`outbound|80||upstream`
+    /// unless set), e.g. `outbound|80||svc.default.svc.cluster.local`: the
+    /// property `xds.cluster_name` (and `cluster_name` with
+    /// [`Host::higress_properties`](crate::Host::higress_properties)).
+    pub fn cluster(mut self, name: &str) -> Request {
+        self.cluster = Some(name.to_string());
         self
     }
 

@@ -169,8 +169,13 @@ fn property(state: &mut State, path: &str) -> Option<Vec<u8>> {
         "request.protocol" => stream.is_some().then(|| b"HTTP/1.1".to_vec()),
         "plugin_root_id" | "plugin_vm_id" => Some(Vec::new()),
         "root_id" => Some(root.to_string().into_bytes()),
-        "cluster_name" => Some(b"outbound|80||upstream".to_vec()),
-        "route_name" => Some(b"default".to_vec()),
+        // As upstream Envoy (1.40) at request headers: the plain names are
+        // empty, the route's and cluster's names are under `xds.`
+        // (`Request::route`/`Request::cluster` set them per request;
+        // `Host::higress_properties` answers the plain ones too, as Higress).
+        "cluster_name" | "route_name" => Some(Vec::new()),
+        "xds.cluster_name" => Some(b"outbound|80||upstream".to_vec()),
+        "xds.route_name" => Some(b"default".to_vec()),
         "source.address" => Some(b"127.0.0.1:50000".to_vec()),
         "destination.address" => Some(b"127.0.0.1:10000".to_vec()),
         _ => None,

@@ -285,9 +285,23 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 Some(root) => root.0,
                 None => machine.store.data().root_id,
             };
+            let higress = machine.store.data().setup.higress_properties;
             let data = stream(machine, id);
             data.request_headers = run.request.header_map();
             data.root = root;
+            for (name, value) in [
+                ("route_name", &run.request.route),
+                ("cluster_name", &run.request.cluster),
+            ] {
+                if let Some(value) = value {
+                    data.properties
+                        .insert(format!("xds.{name}"), value.clone().into_bytes());
+                    if higress {
+                        data.properties
+                            .insert(name.to_string(), value.clone().into_bytes());
+                    }
+                }
+            }
             let create = machine.exports.on_context_create.clone();
             machine.call(
                 "proxy_on_context_create",

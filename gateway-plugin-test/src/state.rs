@@ -32,6 +32,9 @@ pub(crate) struct Setup {
     pub log_level: i32,
     pub properties: HashMap<String, Vec<u8>>,
     pub vm_config: Vec<u8>,
+    /// Answer `route_name` and `cluster_name` as Higress does (else only
+    /// `xds.route_name` and `xds.cluster_name`, as upstream Envoy).
+    pub higress_properties: bool,
 }
 
 /// One HTTP stream's data, as host calls see it.

@@ -230,14 +230,12 @@ impl Cluster for RouteCluster {
     }
 
     fn cluster_name(&self) -> String {
-        match host::get_property(&["cluster_name"]) {
-            Ok(Some(name)) => String::from_utf8_lossy(&name).into_owned(),
-            Ok(None) => String::new(),
-            Err(err) => {
-                log::error!("get route cluster failed: {err}");
-                String::new()
-            }
+        // Higress: `cluster_name`; upstream Envoy: `xds.cluster_name`.
+        let name = host::gateway_name_property("cluster_name");
+        if name.is_empty() {
+            log::error!("get route cluster failed: the request has no cluster_name");
         }
+        name
     }
 
     fn host_name(&self) -> String {

@@ -47,6 +47,19 @@ impl ConfigError {
     pub fn reason(&self) -> &str {
         &self.reason
     }
+
+    /// The same error, for a part of the document at `place` (a rule).
+    pub(crate) fn within(self, place: &str) -> Self {
+        let path = match self.path {
+            None => place.to_string(),
+            Some(path) if path.starts_with('[') => format!("{place}{path}"),
+            Some(path) => format!("{place}.{path}"),
+        };
+        ConfigError {
+            path: Some(path),
+            reason: self.reason,
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -74,7 +87,11 @@ pub fn parse_json(raw: &[u8]) -> Result<serde_json::Value, ConfigError> {
 
 /// Deserializes the configuration with serde, naming the failing field.
 pub fn from_serde<C: DeserializeOwned>(raw: &[u8]) -> Result<C, ConfigError> {
-    let json = parse_json(raw)?;
+    from_serde_value(&parse_json(raw)?)
+}
+
+/// Deserializes one part of the configuration (the global part, a rule).
+pub fn from_serde_value<C: DeserializeOwned>(json: &serde_json::Value) -> Result<C, ConfigError> {
     serde_path_to_error::deserialize(json).map_err(|e| {
         let path = e.path().to_string();
         let reason = e.into_inner().to_string();
@@ -96,13 +113,21 @@ pub fn from_serde_or_default<C: DeserializeOwned + Default>(raw: &[u8]) -> Resul
     }
 }
 
-/// Runs a `#[parse_config]` function on the parsed JSON (`{}` when empty).
+/// Runs a `#[parse_config]` function on (a part of) the configuration.
 pub fn from_parse_fn<C, E: fmt::Display>(
-    raw: &[u8],
+    json: &serde_json::Value,
     parse: fn(&serde_json::Value) -> Result<C, E>,
 ) -> Result<C, ConfigError> {
-    let json = parse_json(raw)?;
-    parse(&json).map_err(ConfigError::new)
+    parse(json).map_err(ConfigError::new)
+}
+
+/// Runs a `#[parse_rule_config]` function on a rule and the global config.
+pub fn from_parse_rule_fn<C, E: fmt::Display>(
+    json: &serde_json::Value,
+    global: &C,
+    parse: fn(&serde_json::Value, &C) -> Result<C, E>,
+) -> Result<C, ConfigError> {
+    parse(json, global).map_err(ConfigError::new)
 }
 
 /// For a config type without `Deserialize`: only an empty configuration (or
@@ -126,14 +151,21 @@ pub fn from_default<C: Default>(raw: &[u8]) -> Result<C, ConfigError> {
 
 /// Implemented by `#[parse_config]` for the type its function returns.
 pub trait ParseConfig: Sized {
-    /// Calls the `#[parse_config]` function.
-    fn parse_config(raw: &[u8]) -> Result<Self, ConfigError>;
+    /// Calls the `#[parse_config]` function on (a part of) the configuration.
+    fn parse_config(json: &serde_json::Value) -> Result<Self, ConfigError>;
+}
+
+/// Implemented by `#[parse_rule_config]` for the type its function returns.
+pub trait ParseRuleConfig: Sized {
+    /// Calls the `#[parse_rule_config]` function on a rule.
+    fn parse_rule_config(json: &serde_json::Value, global: &Self) -> Result<Self, ConfigError>;
 }
 
 /// The compile-time choice of a configuration source; see `__parse_config!`.
 #[doc(hidden)]
 pub mod probe {
     use super::*;
+    use crate::rules::{self, ParseRuleFn, RuleSet};
     use std::marker::PhantomData;
 
     pub struct Probe<C>(PhantomData<C>);
@@ -148,37 +180,110 @@ pub mod probe {
 
     pub trait ViaParseFn<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: ParseConfig> ViaParseFn<C> for &&&&Probe<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
-            C::parse_config(raw)
+            C::parse_config(&parse_json(raw)?)
+        }
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError> {
+            rules::parse(raw, C::parse_config, rule)
         }
     }
 
     pub trait ViaSerdeOrDefault<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: DeserializeOwned + Default> ViaSerdeOrDefault<C> for &&&Probe<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
             from_serde_or_default(raw)
         }
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError> {
+            match is_blank(raw) {
+                true => Ok(RuleSet::global(C::default())),
+                false => rules::parse(raw, from_serde_value::<C>, rule),
+            }
+        }
     }
 
     pub trait ViaSerde<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: DeserializeOwned> ViaSerde<C> for &&Probe<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
             from_serde(raw)
         }
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError> {
+            rules::parse(raw, from_serde_value::<C>, rule)
+        }
     }
 
     pub trait ViaDefault<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: Default> ViaDefault<C> for &Probe<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
             from_default(raw)
+        }
+        /// No JSON parser here: a plugin without configuration takes no
+        /// `_rules_` either (it stays small).
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            _rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError> {
+            from_default(raw).map(RuleSet::global)
+        }
+    }
+
+    /// A `#[parse_rule_config]` function, if the type has one.
+    pub trait HasRuleParser<C> {
+        fn rule_parser(&self) -> Option<ParseRuleFn<C>>;
+    }
+    impl<C: ParseRuleConfig> HasRuleParser<C> for &Probe<C> {
+        #[inline(always)]
+        fn rule_parser(&self) -> Option<ParseRuleFn<C>> {
+            Some(C::parse_rule_config)
+        }
+    }
+    pub trait NoRuleParser<C> {
+        fn rule_parser(&self) -> Option<ParseRuleFn<C>>;
+    }
+    impl<C> NoRuleParser<C> for Probe<C> {
+        #[inline(always)]
+        fn rule_parser(&self) -> Option<ParseRuleFn<C>> {
+            None
         }
     }
 
@@ -195,9 +300,26 @@ pub mod probe {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>
         where
             C: ConfigSource;
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError>
+        where
+            C: ConfigSource;
     }
     impl<C> NoConfigSource<C> for Probe<C> {
         fn parse_config(&self, _raw: &[u8]) -> Result<C, ConfigError>
+        where
+            C: ConfigSource,
+        {
+            unreachable!("ConfigSource has no implementations")
+        }
+        fn parse_rules(
+            &self,
+            _raw: &[u8],
+            _rule: Option<ParseRuleFn<C>>,
+        ) -> Result<RuleSet<C>, ConfigError>
         where
             C: ConfigSource,
         {
@@ -218,6 +340,21 @@ macro_rules! __parse_config {
             ViaSerdeOrDefault as _,
         };
         (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_config($raw)
+    }};
+}
+
+/// Parses the configuration of a concrete type with its `_rules_`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __parse_rules {
+    ($ty:ty, $raw:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::config::probe::{
+            HasRuleParser as _, NoConfigSource as _, NoRuleParser as _, ViaDefault as _,
+            ViaParseFn as _, ViaSerde as _, ViaSerdeOrDefault as _,
+        };
+        let rule = (&$crate::__private::config::probe::Probe::<$ty>::new()).rule_parser();
+        (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_rules($raw, rule)
     }};
 }
 
@@ -252,8 +389,8 @@ mod tests {
     struct Parsed(String);
 
     impl ParseConfig for Parsed {
-        fn parse_config(raw: &[u8]) -> Result<Self, ConfigError> {
-            from_parse_fn(raw, |json| {
+        fn parse_config(json: &serde_json::Value) -> Result<Self, ConfigError> {
+            from_parse_fn(json, |json| {
                 match json.get("name").and_then(|v| v.as_str()) {
                     Some(name) => Ok(Parsed(name.to_string())),
                     None => Err("name is required"),

@@ -340,6 +340,23 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
     }
 }
 
+/// A property Higress sets under `name` (`route_name`, `cluster_name`) and
+/// upstream Envoy only under `xds.<name>` (checked on Envoy 1.40, where the
+/// plain one is empty at request headers): the first that is not empty, as
+/// text; empty if neither is.
+pub fn gateway_name_property(name: &str) -> String {
+    for path in [&[name][..], &["xds", name][..]] {
+        match get_property(path) {
+            Ok(Some(value)) if !value.is_empty() => {
+                return String::from_utf8_lossy(&value).into_owned()
+            }
+            Ok(_) => {}
+            Err(err) => log::debug!("cannot read property {}: {err}", path.join(".")),
+        }
+    }
+    String::new()
+}
+
 /// Sets a host property (e.g. Higress's `["clear_route_cache"]`).
 pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), HostError> {
     let path = encode_property_path(path);

@@ -50,6 +50,7 @@ mod logger;
 pub mod plugin;
 mod redis;
 pub mod resp;
+mod rules;
 
 pub use config::ConfigError;
 pub use context::HttpContext;
@@ -144,14 +145,17 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::config;
-    pub use crate::config::ParseConfig;
+    pub use crate::config::{ParseConfig, ParseRuleConfig};
     pub use crate::executor::boxed_task;
     pub use crate::plugin;
     pub use crate::plugin::{
         assert_plugin, start, BodyHandler, Handlers, HeadersHandler, OnRequestBody,
         OnRequestHeaders, OnResponseBody, OnResponseHeaders, OnStreamDone, Plugin,
     };
-    pub use crate::{__handlers as handlers, __parse_config as parse_config};
+    pub use crate::rules::RuleSet;
+    pub use crate::{
+        __handlers as handlers, __parse_config as parse_config, __parse_rules as parse_rules,
+    };
     pub use proxy_wasm;
     pub use serde;
     pub use serde_json;

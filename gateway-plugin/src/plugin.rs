@@ -16,6 +16,7 @@ use crate::context::HttpContext;
 use crate::executor::{self, ContextSlot, TaskFuture};
 use crate::host::{self, BufferType, MapType, StreamType};
 use crate::logger;
+use crate::rules::{RequestFacts, RuleSet, CONSUMER_HEADER};
 use proxy_wasm::traits::{Context, HttpContext as SdkHttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::cell::RefCell;
@@ -69,8 +70,9 @@ impl<C> Copy for BodyHandler<C> {}
 pub trait Plugin: Sized + 'static {
     /// The name given to `#[plugin(name = "...")]`, the log prefix.
     const NAME: &'static str;
-    /// Builds the config from the raw configuration the gateway sends.
-    fn parse_config(raw: &[u8]) -> Result<Self, ConfigError>;
+    /// Builds the config (global and per-rule) from the raw configuration
+    /// the gateway sends.
+    fn parse_config(raw: &[u8]) -> Result<RuleSet<Self>, ConfigError>;
     /// Which phases have handlers.
     fn handlers() -> Handlers<Self>;
 }
@@ -226,7 +228,7 @@ pub fn start<P: Plugin>() {
 /// The plugin's root context: parses the configuration, creates streams.
 pub struct Root<P: Plugin> {
     context_id: u32,
-    config: Option<Rc<P>>,
+    config: Option<Rc<RuleSet<P>>>,
 }
 
 impl<P: Plugin> Root<P> {
@@ -310,10 +312,18 @@ impl<P: Plugin> RootContext for Root<P> {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn SdkHttpContext>> {
+        // Without rules every stream gets the global config now; with rules
+        // the config is picked at request headers.
+        let (config, rules) = match &self.config {
+            Some(rules) if rules.has_rules() => (None, Some(Rc::clone(rules))),
+            Some(rules) => (rules.global_config().cloned(), None),
+            None => (None, None),
+        };
         Some(Box::new(Stream::<P> {
             context_id,
             root_id: self.context_id,
-            config: self.config.clone(),
+            rules,
+            config,
             ctx: Some(HttpContext::new(context_id)),
             slot: None,
             body_handled: [false; 2],
@@ -337,7 +347,11 @@ pub struct Stream<P: Plugin> {
     /// The root context that created the stream: its callouts are made on
     /// that root's behalf.
     root_id: u32,
-    // None only if the host opens a stream on a root it never configured.
+    /// The rules to pick the stream's config from at request headers.
+    rules: Option<Rc<RuleSet<P>>>,
+    // The stream's config: None if the host opens a stream on a root it
+    // never configured, or no rule matches and there is no global config
+    // (then no handler runs for the stream).
     config: Option<Rc<P>>,
     // None while a task holds the context.
     ctx: Option<HttpContext>,
@@ -489,6 +503,41 @@ impl<P: Plugin> Drop for Stream<P> {
     }
 }
 
+/// What rules match on, read from the host when a rule first asks.
+#[derive(Default)]
+struct HostFacts {
+    authority: Option<String>,
+    route: Option<String>,
+    cluster: Option<String>,
+    consumer: Option<String>,
+}
+
+fn request_header(name: &str) -> String {
+    host::get_map_value(MapType::HttpRequestHeaders, name)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+impl RequestFacts for HostFacts {
+    fn authority(&mut self) -> &str {
+        self.authority
+            .get_or_insert_with(|| request_header(":authority"))
+    }
+    fn route_name(&mut self) -> &str {
+        self.route
+            .get_or_insert_with(|| host::gateway_name_property("route_name"))
+    }
+    fn cluster_name(&mut self) -> &str {
+        self.cluster
+            .get_or_insert_with(|| host::gateway_name_property("cluster_name"))
+    }
+    fn consumer(&mut self) -> &str {
+        self.consumer
+            .get_or_insert_with(|| request_header(CONSUMER_HEADER))
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Direction {
     Request,
@@ -559,6 +608,10 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
         let handlers = P::handlers();
         if handlers.any_async() {
             executor::run_pending(self.context_id);
+        }
+        if let Some(rules) = self.rules.take() {
+            // Held for the whole stream: every phase and continuation sees it.
+            self.config = rules.select(&mut HostFacts::default());
         }
         if handlers.request_headers.is_none() && handlers.request_body.is_none() {
             return Action::Continue;
