@@ -433,6 +433,9 @@ pub struct EnvoyConfig {
     /// with its own plugin configuration and all sharing one `vm_id` (so one
     /// VM per worker holds a root context per listener).
     pub lds: Option<Vec<LdsListener>>,
+    /// The route configuration's `virtual_hosts` (default: every domain,
+    /// every path to `backend`).
+    pub virtual_hosts: Option<serde_json::Value>,
 }
 
 /// A listener served from the LDS file: its name, port and the plugin's
@@ -470,7 +473,15 @@ impl EnvoyConfig {
             wasm_log_level: "info",
             clusters: Vec::new(),
             lds: None,
+            virtual_hosts: None,
         }
+    }
+
+    /// Replaces the route configuration's `virtual_hosts`, e.g. to name
+    /// routes and serve domains apart.
+    pub fn virtual_hosts(mut self, virtual_hosts: serde_json::Value) -> EnvoyConfig {
+        self.virtual_hosts = Some(virtual_hosts);
+        self
     }
 
     /// Serves `listeners` from a watched LDS file (see [`Envoy::set_listeners`])
@@ -534,11 +545,11 @@ impl EnvoyConfig {
                     "http_protocol_options": {"enable_trailers": true},
                     "route_config": {
                         "name": "local_route",
-                        "virtual_hosts": [{
+                        "virtual_hosts": self.virtual_hosts.clone().unwrap_or_else(|| serde_json::json!([{
                             "name": "all",
                             "domains": ["*"],
                             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}],
-                        }],
+                        }])),
                     },
                     "http_filters": [
                         {
