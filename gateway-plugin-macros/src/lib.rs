@@ -52,5 +52,11 @@ pub fn on_stream_done(args: TokenStream, item: TokenStream) -> TokenStream {
 /// See `gateway_plugin::parse_config`.
 #[proc_macro_attribute]
 pub fn parse_config(args: TokenStream, item: TokenStream) -> TokenStream {
-    parse_config::expand(args.into(), item.into()).into()
+    parse_config::expand(parse_config::Kind::Config, args.into(), item.into()).into()
+}
+
+/// See `gateway_plugin::parse_rule_config`.
+#[proc_macro_attribute]
+pub fn parse_rule_config(args: TokenStream, item: TokenStream) -> TokenStream {
+    parse_config::expand(parse_config::Kind::RuleConfig, args.into(), item.into()).into()
 }

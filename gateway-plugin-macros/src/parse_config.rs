@@ -1,4 +1,6 @@
-//! `#[parse_config]`: a function that builds the config from the gateway's JSON.
+//! `#[parse_config]`: a function that builds the config from the gateway's
+//! JSON; `#[parse_rule_config]`: one that builds a rule's config (`_rules_`)
+//! from the rule's JSON and the global config (Go's `ParseOverrideConfig`).
 
 use crate::errors::{with_item, Errors};
 use proc_macro2::{Span, TokenStream};
@@ -6,8 +8,37 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
-const EXPECTED: &str =
-    "fn parse(json: &serde_json::Value) -> Result<YourConfig, E> where E: Display";
+/// Which of the two attributes.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Config,
+    RuleConfig,
+}
+
+impl Kind {
+    fn attr(self) -> &'static str {
+        match self {
+            Kind::Config => "#[parse_config]",
+            Kind::RuleConfig => "#[parse_rule_config]",
+        }
+    }
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Config => {
+                "fn parse(json: &serde_json::Value) -> Result<YourConfig, E> where E: Display"
+            }
+            Kind::RuleConfig => {
+                "fn parse_rule(json: &serde_json::Value, global: &YourConfig) -> Result<YourConfig, E> where E: Display"
+            }
+        }
+    }
+    fn arity(self) -> usize {
+        match self {
+            Kind::Config => 1,
+            Kind::RuleConfig => 2,
+        }
+    }
+}
 
 /// `C` of a `Result<C, E>` return type.
 fn result_ok_type(ty: &Type) -> Option<Type> {
@@ -43,17 +74,19 @@ fn guess_config_type(ty: &Type) -> Option<Type> {
     }
 }
 
-pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = kind.attr();
+    let expected = kind.expected();
     let mut errors = Errors::default();
     if !args.is_empty() {
-        errors.at(&args, "`#[parse_config]` takes no arguments");
+        errors.at(&args, format!("`{attr}` takes no arguments"));
     }
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
             errors.push(syn::Error::new(
                 Span::call_site(),
-                format!("`#[parse_config]` goes on a function: `{EXPECTED}`"),
+                format!("`{attr}` goes on a function: `{expected}`"),
             ));
             return with_item(errors.finish().unwrap_err(), item);
         }
@@ -62,34 +95,42 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(asyncness) = sig.asyncness {
         errors.at(
             asyncness,
-            "`#[parse_config]` runs at configure time and cannot be `async`",
+            format!("`{attr}` runs at configure time and cannot be `async`"),
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.at(&sig.generics, "`#[parse_config]` cannot be generic");
+        errors.at(&sig.generics, format!("`{attr}` cannot be generic"));
     }
     match sig.inputs.len() {
-        1 => match sig.inputs.first() {
-            Some(FnArg::Typed(pat)) => match &*pat.ty {
-                Type::Reference(r) if r.mutability.is_none() => {}
-                other => errors.at(
-                    other,
-                    format!("expected `&serde_json::Value`: `{EXPECTED}`"),
-                ),
-            },
-            Some(receiver) => errors.at(
-                receiver,
-                "`#[parse_config]` is a free function, it cannot take `self`",
-            ),
-            None => {}
-        },
+        n if n == kind.arity() => {
+            for (i, input) in sig.inputs.iter().enumerate() {
+                let what = match i {
+                    0 => "`&serde_json::Value`",
+                    _ => "`&YourConfig` (the global config)",
+                };
+                match input {
+                    FnArg::Typed(pat) => match &*pat.ty {
+                        Type::Reference(r) if r.mutability.is_none() => {}
+                        other => errors.at(other, format!("expected {what}: `{expected}`")),
+                    },
+                    receiver => errors.at(
+                        receiver,
+                        format!("`{attr}` is a free function, it cannot take `self`"),
+                    ),
+                }
+            }
+        }
         0 => errors.push(syn::Error::new(
             sig.paren_token.span.join(),
-            format!("`#[parse_config]` takes the configuration JSON: `{EXPECTED}`"),
+            format!("`{attr}` takes the configuration JSON: `{expected}`"),
         )),
         n => errors.push(syn::Error::new(
             sig.inputs.span(),
-            format!("`#[parse_config]` takes 1 argument, not {n}: `{EXPECTED}`"),
+            format!(
+                "`{attr}` takes {} argument{}, not {n}: `{expected}`",
+                kind.arity(),
+                if kind.arity() == 1 { "" } else { "s" }
+            ),
         )),
     }
     let config_ty = match &sig.output {
@@ -98,7 +139,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             None => {
                 errors.at(
                     ty,
-                    format!("expected `Result<YourConfig, E>`: `{EXPECTED}`"),
+                    format!("expected `Result<YourConfig, E>`: `{expected}`"),
                 );
                 None
             }
@@ -106,7 +147,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         ReturnType::Default => {
             errors.push(syn::Error::new(
                 sig.paren_token.span.close(),
-                format!("`#[parse_config]` must return `Result<YourConfig, E>`: `{EXPECTED}`"),
+                format!("`{attr}` must return `Result<YourConfig, E>`: `{expected}`"),
             ));
             None
         }
@@ -119,7 +160,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             ReturnType::Default => None,
         });
         let mut out = with_item(err, item);
-        if let Some(config_ty) = fallback {
+        if let (Some(config_ty), Kind::Config) = (fallback, kind) {
             out.extend(quote! {
                 impl ::gateway_plugin::__private::ParseConfig for #config_ty {
                     fn parse_config(
@@ -137,15 +178,28 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let fn_ident = &sig.ident;
     let value = quote_spanned!(fn_ident.span()=> #fn_ident);
-    let imp = quote_spanned! {config_ty.span()=>
-        impl ::gateway_plugin::__private::ParseConfig for #config_ty {
-            fn parse_config(
-                json: &::gateway_plugin::__private::serde_json::Value,
-            ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
-                ::gateway_plugin::__private::config::from_parse_fn(json, #value)
+    let imp = match kind {
+        Kind::Config => quote_spanned! {config_ty.span()=>
+            impl ::gateway_plugin::__private::ParseConfig for #config_ty {
+                fn parse_config(
+                    json: &::gateway_plugin::__private::serde_json::Value,
+                ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
+                    ::gateway_plugin::__private::config::from_parse_fn(json, #value)
+                }
             }
-        }
-        const _: fn() = ::gateway_plugin::__private::assert_plugin::<#config_ty>;
+            const _: fn() = ::gateway_plugin::__private::assert_plugin::<#config_ty>;
+        },
+        Kind::RuleConfig => quote_spanned! {config_ty.span()=>
+            impl ::gateway_plugin::__private::ParseRuleConfig for #config_ty {
+                fn parse_rule_config(
+                    json: &::gateway_plugin::__private::serde_json::Value,
+                    global: &Self,
+                ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
+                    ::gateway_plugin::__private::config::from_parse_rule_fn(json, global, #value)
+                }
+            }
+            const _: fn() = ::gateway_plugin::__private::assert_plugin::<#config_ty>;
+        },
     };
     quote! {
         #func

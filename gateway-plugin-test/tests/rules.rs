@@ -185,3 +185,61 @@ fn the_picked_config_holds_across_awaits() {
         }
     }
 }
+
+/// `#[parse_rule_config]`: rules built on the global config (Higress's
+/// key-auth shape: global consumers, per-route `allow`).
+#[test]
+fn override_configs_build_rules_on_the_global_config() {
+    let host = Host::load(plugin_wasm("override-config")).unwrap();
+    let vm = host
+        .clone()
+        .configure(json!({
+            "consumers": ["c1", "c2"],
+            "_rules_": [{"_match_route_": ["r1"], "allow": ["c1"]}],
+        }))
+        .unwrap();
+    for (route, consumer, status) in [
+        ("r1", "c1", 200),
+        ("r1", "c2", 403),
+        ("r1", "c3", 401),
+        ("other", "c2", 200),
+        ("other", "c3", 401),
+    ] {
+        let resp = vm
+            .request(
+                Request::get("/")
+                    .route(route)
+                    .header("x-consumer", consumer),
+            )
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            status,
+            "{consumer} on {route}: {}",
+            resp.text()
+        );
+    }
+    // A rule that repeats the global-only key is refused, naming the rule.
+    let err = host
+        .clone()
+        .configure(json!({
+            "consumers": ["c1"],
+            "_rules_": [{"_match_route_": ["r1"], "consumers": ["c2"], "allow": ["c1"]}],
+        }))
+        .err()
+        .unwrap();
+    assert!(
+        err.logs().iter().any(|l| l
+            == "error [override-config] invalid configuration at _rules_[0]: consumers and allow should not be configured at the same level"),
+        "{:?}",
+        err.logs()
+    );
+    // Only rules: they build on the config of an empty global part.
+    let vm = host
+        .configure(json!({"_rules_": [{"_match_route_": ["r1"], "allow": ["c1"]}]}))
+        .unwrap();
+    let resp = vm
+        .request(Request::get("/").route("r1").header("x-consumer", "c1"))
+        .unwrap();
+    assert_eq!(resp.status(), 401, "no consumers globally: {}", resp.text());
+}

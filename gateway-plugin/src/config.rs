@@ -353,7 +353,7 @@ macro_rules! __parse_rules {
             HasRuleParser as _, NoConfigSource as _, NoRuleParser as _, ViaDefault as _,
             ViaParseFn as _, ViaSerde as _, ViaSerdeOrDefault as _,
         };
-        let rule = (&$crate::__private::config::probe::Probe::<$ty>::new()).rule_parser();
+        let rule = (&&$crate::__private::config::probe::Probe::<$ty>::new()).rule_parser();
         (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_rules($raw, rule)
     }};
 }

@@ -114,6 +114,43 @@ pub use gateway_plugin_macros::on_stream_done;
 /// error is logged as `[my-plugin] invalid configuration: <error>`.
 pub use gateway_plugin_macros::parse_config;
 
+/// Marks the function that builds a rule's config (Higress's `_rules_`)
+/// from the rule's JSON and the global config, as Go's
+/// `ParseOverrideConfig`: `fn(json: &serde_json::Value, global: &C) ->
+/// Result<C, E>` with `E: Display`. Without one, a rule is parsed alone by
+/// the plugin's parser. A rule's error names it: `[my-plugin] invalid
+/// configuration at _rules_[0]: <error>`.
+///
+/// ```no_run
+/// use gateway_plugin::prelude::*;
+/// use gateway_plugin::serde_json::Value;
+///
+/// #[plugin(name = "key-auth")]
+/// pub struct KeyAuth {
+///     consumers: Vec<String>, // global only
+///     allow: Vec<String>,     // per route
+/// }
+///
+/// fn names(json: &Value, key: &str) -> Vec<String> {
+///     let list = json[key].as_array().map(Vec::as_slice).unwrap_or_default();
+///     list.iter().filter_map(|v| v.as_str().map(String::from)).collect()
+/// }
+///
+/// #[parse_config]
+/// fn parse(json: &Value) -> Result<KeyAuth, String> {
+///     Ok(KeyAuth { consumers: names(json, "consumers"), allow: Vec::new() })
+/// }
+///
+/// #[parse_rule_config]
+/// fn parse_rule(json: &Value, global: &KeyAuth) -> Result<KeyAuth, String> {
+///     if json.get("consumers").is_some() {
+///         return Err("consumers are configured globally, not per rule".into());
+///     }
+///     Ok(KeyAuth { consumers: global.consumers.clone(), allow: names(json, "allow") })
+/// }
+/// ```
+pub use gateway_plugin_macros::parse_rule_config;
+
 pub use futures_lite;
 pub use log;
 pub use proxy_wasm;
@@ -128,8 +165,8 @@ pub mod prelude {
     };
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
-        parse_config, plugin, Action, ConfigError, HttpCallError, HttpClient, HttpContext,
-        HttpResponse, RedisClient, RedisError, RespValue,
+        parse_config, parse_rule_config, plugin, Action, ConfigError, HttpCallError, HttpClient,
+        HttpContext, HttpResponse, RedisClient, RedisError, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};

@@ -168,8 +168,15 @@ fn clients_that_hang_up_mid_callout_leave_no_task_behind() {
             });
         }
     });
-    // Let every stream end and every late callout answer arrive.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Let every stream end and every late callout answer (the timeouts, at
+    // 500 ms) arrive: poll the log, up to 30 s on a loaded machine.
+    let ended = |log: &str| log.matches("ended; live tasks:").count();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (ended(&envoy.log()) < 10_000 || !envoy.log().contains("its stream has ended"))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     let log = envoy.log();
     let ends: Vec<&str> = log
