@@ -174,6 +174,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             fn handlers() -> ::gateway_plugin::__private::Handlers<Self> {
                 ::gateway_plugin::__private::handlers!(Self)
             }
+            #[inline(always)]
+            fn may_have_rules() -> bool {
+                ::gateway_plugin::__private::may_have_rules!(Self)
+            }
         }
 
         ::gateway_plugin::__private::proxy_wasm::main! {{

@@ -180,6 +180,8 @@ pub mod probe {
 
     pub trait ViaParseFn<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        /// Whether the configuration may hold `_rules_` (constant per type).
+        fn may_have_rules(&self) -> bool;
         fn parse_rules(
             &self,
             raw: &[u8],
@@ -187,6 +189,10 @@ pub mod probe {
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: ParseConfig> ViaParseFn<C> for &&&&Probe<C> {
+        #[inline(always)]
+        fn may_have_rules(&self) -> bool {
+            true
+        }
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
             C::parse_config(&parse_json(raw)?)
         }
@@ -201,6 +207,8 @@ pub mod probe {
 
     pub trait ViaSerdeOrDefault<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        /// Whether the configuration may hold `_rules_` (constant per type).
+        fn may_have_rules(&self) -> bool;
         fn parse_rules(
             &self,
             raw: &[u8],
@@ -208,6 +216,10 @@ pub mod probe {
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: DeserializeOwned + Default> ViaSerdeOrDefault<C> for &&&Probe<C> {
+        #[inline(always)]
+        fn may_have_rules(&self) -> bool {
+            true
+        }
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
             from_serde_or_default(raw)
         }
@@ -225,6 +237,8 @@ pub mod probe {
 
     pub trait ViaSerde<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        /// Whether the configuration may hold `_rules_` (constant per type).
+        fn may_have_rules(&self) -> bool;
         fn parse_rules(
             &self,
             raw: &[u8],
@@ -232,6 +246,10 @@ pub mod probe {
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: DeserializeOwned> ViaSerde<C> for &&Probe<C> {
+        #[inline(always)]
+        fn may_have_rules(&self) -> bool {
+            true
+        }
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
             from_serde(raw)
         }
@@ -246,6 +264,8 @@ pub mod probe {
 
     pub trait ViaDefault<C> {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
+        /// Whether the configuration may hold `_rules_` (constant per type).
+        fn may_have_rules(&self) -> bool;
         fn parse_rules(
             &self,
             raw: &[u8],
@@ -253,6 +273,10 @@ pub mod probe {
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: Default> ViaDefault<C> for &Probe<C> {
+        #[inline(always)]
+        fn may_have_rules(&self) -> bool {
+            false
+        }
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
             from_default(raw)
         }
@@ -300,6 +324,7 @@ pub mod probe {
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>
         where
             C: ConfigSource;
+        fn may_have_rules(&self) -> bool;
         fn parse_rules(
             &self,
             raw: &[u8],
@@ -309,6 +334,10 @@ pub mod probe {
             C: ConfigSource;
     }
     impl<C> NoConfigSource<C> for Probe<C> {
+        // No `ConfigSource` bound: `parse_rules` reports the one error.
+        fn may_have_rules(&self) -> bool {
+            false
+        }
         fn parse_config(&self, _raw: &[u8]) -> Result<C, ConfigError>
         where
             C: ConfigSource,
@@ -340,6 +369,21 @@ macro_rules! __parse_config {
             ViaSerdeOrDefault as _,
         };
         (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_config($raw)
+    }};
+}
+
+/// Whether a concrete type's configuration may hold `_rules_`: not for a
+/// plugin that takes no configuration, whose `.wasm` then carries no matcher.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __may_have_rules {
+    ($ty:ty) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::config::probe::{
+            NoConfigSource as _, ViaDefault as _, ViaParseFn as _, ViaSerde as _,
+            ViaSerdeOrDefault as _,
+        };
+        (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).may_have_rules()
     }};
 }
 

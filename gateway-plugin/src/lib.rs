@@ -191,7 +191,8 @@ pub mod __private {
     };
     pub use crate::rules::RuleSet;
     pub use crate::{
-        __handlers as handlers, __parse_config as parse_config, __parse_rules as parse_rules,
+        __handlers as handlers, __may_have_rules as may_have_rules, __parse_config as parse_config,
+        __parse_rules as parse_rules,
     };
     pub use proxy_wasm;
     pub use serde;

@@ -75,6 +75,11 @@ pub trait Plugin: Sized + 'static {
     fn parse_config(raw: &[u8]) -> Result<RuleSet<Self>, ConfigError>;
     /// Which phases have handlers.
     fn handlers() -> Handlers<Self>;
+    /// Whether the configuration may hold `_rules_` (constant per type: a
+    /// plugin that takes no configuration compiles the matcher out).
+    fn may_have_rules() -> bool {
+        true
+    }
 }
 
 /// The handlers of a plugin, one optional slot per phase.
@@ -315,7 +320,9 @@ impl<P: Plugin> RootContext for Root<P> {
         // Without rules every stream gets the global config now; with rules
         // the config is picked at request headers.
         let (config, rules) = match &self.config {
-            Some(rules) if rules.has_rules() => (None, Some(Rc::clone(rules))),
+            Some(rules) if P::may_have_rules() && rules.has_rules() => {
+                (None, Some(Rc::clone(rules)))
+            }
             Some(rules) => (rules.global_config().cloned(), None),
             None => (None, None),
         };
@@ -609,9 +616,11 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
         if handlers.any_async() {
             executor::run_pending(self.context_id);
         }
-        if let Some(rules) = self.rules.take() {
-            // Held for the whole stream: every phase and continuation sees it.
-            self.config = rules.select(&mut HostFacts::default());
+        if P::may_have_rules() {
+            if let Some(rules) = self.rules.take() {
+                // Held for the whole stream: every phase and continuation sees it.
+                self.config = rules.select(&mut HostFacts::default());
+            }
         }
         if handlers.request_headers.is_none() && handlers.request_body.is_none() {
             return Action::Continue;
