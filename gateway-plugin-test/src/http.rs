@@ -1,7 +1,7 @@
 //! Requests and responses as tests write and read them, the default echo
 //! upstream, and HTTP callouts to real servers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::time::Duration;
 
@@ -366,6 +366,8 @@ pub struct ClientResponse {
     pub(crate) fuel: u64,
     pub(crate) hung_up: bool,
     pub(crate) context_id: u32,
+    pub(crate) details: Option<String>,
+    pub(crate) properties: HashMap<String, Vec<u8>>,
 }
 
 impl ClientResponse {
@@ -428,6 +430,18 @@ impl ClientResponse {
     /// The stream's proxy-wasm context id.
     pub fn context_id(&self) -> u32 {
         self.context_id
+    }
+
+    /// The details the plugin gave with its local response (Envoy's
+    /// `%RESPONSE_CODE_DETAILS%`), if it sent one.
+    pub fn response_code_details(&self) -> Option<&str> {
+        self.details.as_deref()
+    }
+
+    /// A property the plugin set on the stream, by its dotted path (e.g.
+    /// `custom_log`, `trace_span_tag.model`, `clear_route_cache`).
+    pub fn property(&self, path: &str) -> Option<&[u8]> {
+        self.properties.get(path).map(Vec::as_slice)
     }
 }
 

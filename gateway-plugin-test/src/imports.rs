@@ -494,8 +494,8 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
         "proxy_send_local_response",
         |mut c: C<'_>,
          code: i32,
-         _details_ptr: i32,
-         _details_len: i32,
+         details_ptr: i32,
+         details_len: i32,
          body_ptr: i32,
          body_len: i32,
          headers_ptr: i32,
@@ -510,9 +510,14 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
                 Ok(None) => return Status::BadArgument as i32,
                 Err(status) => return status as i32,
             };
+            let details = match read(&mut c, details_ptr, details_len) {
+                Ok(details) => String::from_utf8_lossy(&details).into_owned(),
+                Err(status) => return status as i32,
+            };
             let Some(stream) = c.data_mut().stream() else {
                 return Status::BadArgument as i32;
             };
+            stream.response_code_details = Some(details);
             let mut response = Response::new(code as u16).body(body);
             for (name, value) in headers {
                 response = response.header(&name, &value);
@@ -862,9 +867,11 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
     l.func_wrap(
         "env",
         "proxy_increment_metric",
+        // As Envoy: counters go up only, gauges up and down, histograms
+        // take records, not increments.
         |mut c: C<'_>, id: i32, offset: i64| match c.data_mut().metrics.get_mut(id as u32 as usize)
         {
-            Some(metric) if metric.kind != 1 => {
+            Some(metric) if (metric.kind == 0 && offset >= 0) || metric.kind == 1 => {
                 metric.value = metric.value.saturating_add(offset);
                 Status::Ok as i32
             }
@@ -875,7 +882,13 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
     l.func_wrap(
         "env",
         "proxy_record_metric",
+        // As Envoy: a counter adds the value, a gauge is set to it, a
+        // histogram records it (the last record is kept here).
         |mut c: C<'_>, id: i32, value: i64| match c.data_mut().metrics.get_mut(id as u32 as usize) {
+            Some(metric) if metric.kind == 0 => {
+                metric.value = metric.value.saturating_add(value);
+                Status::Ok as i32
+            }
             Some(metric) => {
                 metric.value = value;
                 Status::Ok as i32

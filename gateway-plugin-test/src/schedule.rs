@@ -72,6 +72,9 @@ struct Run {
     local: bool,
     hung_up: bool,
     result: Option<Response>,
+    /// What the plugin left on the stream: local-reply details, properties.
+    details: Option<String>,
+    properties: std::collections::HashMap<String, Vec<u8>>,
 }
 
 fn chunks(body: &[u8], size: Option<usize>) -> VecDeque<Vec<u8>> {
@@ -132,6 +135,8 @@ pub(crate) fn run_removing_root(
             local: false,
             hung_up: false,
             result: None,
+            details: None,
+            properties: Default::default(),
         })
         .collect();
 
@@ -252,6 +257,8 @@ pub(crate) fn run_removing_root(
             upstream: run.upstream,
             hung_up: run.hung_up,
             context_id: run.id,
+            details: run.details,
+            properties: run.properties,
         })
         .collect())
 }
@@ -568,6 +575,8 @@ fn end(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
     let state = machine.store.data_mut();
     let data = state.streams.remove(&id).unwrap_or_default();
     state.pending.retain(|p| p.context != id);
+    run.details = data.response_code_details;
+    run.properties = data.properties;
     run.result = Some(if run.hung_up {
         Response::new(0)
     } else {

@@ -55,6 +55,8 @@ pub(crate) struct StreamData {
     pub continue_request: bool,
     pub continue_response: bool,
     pub local_response: Option<Response>,
+    /// The details of the plugin's local response (`%RESPONSE_CODE_DETAILS%`).
+    pub response_code_details: Option<String>,
     pub closed: bool,
 }
 

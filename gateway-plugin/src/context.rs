@@ -54,6 +54,20 @@ impl std::fmt::Debug for HttpContext {
     }
 }
 
+/// The attributes of [`HttpContext::set_user_attribute`].
+#[derive(Default)]
+struct UserAttributes(serde_json::Map<String, serde_json::Value>);
+
+/// Reads a property Go wrote as an escaped JSON object (`{\"a\":1}`).
+fn unescape_json_object(raw: &[u8]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let quoted = [b"\"", raw, b"\""].concat();
+    let json: String = serde_json::from_slice(&quoted).ok()?;
+    match serde_json::from_str(&json).ok()? {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
 fn warn_on_error(what: &str, name: &str, result: Result<(), HostError>) {
     if let Err(err) = result {
         log::warn!("{what}({name:?}): {err}");
@@ -242,11 +256,24 @@ impl HttpContext {
     /// the stream stays paused: a plugin that meant to stop a request never
     /// lets it through by accident.
     pub fn send_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Action {
+        self.send_response_with_details(status, "", headers, body)
+    }
+
+    /// [`send_response`](Self::send_response) with the reason the gateway
+    /// records (Envoy's `%RESPONSE_CODE_DETAILS%` in access logs), as Go's
+    /// `SendHttpResponseWithDetail`: e.g. `"key_auth.unauthorized"`.
+    pub fn send_response_with_details(
+        &mut self,
+        status: u32,
+        details: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Action {
         if self.responded {
             log::warn!("send_response({status}) ignored: this stream already sent a response");
             return Action::Continue;
         }
-        match host::send_local_response(status, headers, body) {
+        match host::send_local_response(status, details, headers, body) {
             Ok(()) => self.responded = true,
             Err(err) => log::error!("send_response({status}): {err}"),
         }
@@ -321,6 +348,121 @@ impl HttpContext {
     pub fn set_property(&mut self, path: &[&str], value: &[u8]) {
         let result = host::set_property(path, value);
         warn_on_error("set_property", &path.join("."), result);
+    }
+
+    // ---- what Higress plugins read and write -------------------------------------
+
+    /// The name of the route the request took: property `route_name`
+    /// (Higress), else `xds.route_name` (upstream Envoy); `""` if none.
+    pub fn route_name(&self) -> String {
+        host::gateway_name_property("route_name")
+    }
+
+    /// The upstream cluster of the request's route: property `cluster_name`
+    /// (Higress, `outbound|port||fqdn`), else `xds.cluster_name`; `""` if none.
+    pub fn cluster_name(&self) -> String {
+        host::gateway_name_property("cluster_name")
+    }
+
+    /// The request's `x-request-id` header, which the gateway sets.
+    pub fn request_id(&self) -> Option<String> {
+        self.request_header("x-request-id")
+    }
+
+    /// The client's address, `ip:port` (property `source.address`).
+    pub fn downstream_address(&self) -> Option<String> {
+        self.get_property_string(&["source", "address"])
+    }
+
+    /// The plugin's name as the gateway configured it (property
+    /// `plugin_name`: the Wasm filter's `config.name`).
+    pub fn plugin_name(&self) -> Option<String> {
+        self.get_property_string(&["plugin_name"])
+    }
+
+    /// Stops the gateway from choosing the route again after this plugin
+    /// changed the request (Go's `DisableReroute`: property
+    /// `clear_route_cache` = `off`).
+    pub fn disable_reroute(&mut self) {
+        self.set_property(&["clear_route_cache"], b"off");
+    }
+
+    /// Remembers an attribute of this request for the access log or the
+    /// trace (Go's `SetUserAttribute`); see
+    /// [`write_user_attributes_to_log`](Self::write_user_attributes_to_log).
+    pub fn set_user_attribute(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        let value = value.into();
+        if self.get::<UserAttributes>().is_none() {
+            self.set(UserAttributes::default());
+        }
+        if let Some(attributes) = self.get_mut::<UserAttributes>() {
+            attributes.0.insert(key.to_string(), value);
+        }
+    }
+
+    /// An attribute set with [`set_user_attribute`](Self::set_user_attribute).
+    pub fn user_attribute(&self, key: &str) -> Option<&serde_json::Value> {
+        self.get::<UserAttributes>()?.0.get(key)
+    }
+
+    /// Writes the user attributes into the access-log property `custom_log`
+    /// (Higress's `%FILTER_STATE(wasm.custom_log)%`), merged over what is
+    /// there, in Go's format: a JSON object, escaped as a JSON string.
+    pub fn write_user_attributes_to_log(&mut self) {
+        self.write_user_attributes_to_log_with_key("custom_log");
+    }
+
+    /// [`write_user_attributes_to_log`](Self::write_user_attributes_to_log)
+    /// into another property, e.g. `ai_log`.
+    pub fn write_user_attributes_to_log_with_key(&mut self, key: &str) {
+        let mut merged = serde_json::Map::new();
+        if let Some(existing) = self.get_property(&[key]).filter(|v| !v.is_empty()) {
+            match unescape_json_object(&existing) {
+                Some(map) => merged = map,
+                None => {
+                    log::warn!("property {key} does not hold a JSON object; not written");
+                    return;
+                }
+            }
+        }
+        if let Some(attributes) = self.get::<UserAttributes>() {
+            for (k, v) in &attributes.0 {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        let json = serde_json::Value::Object(merged).to_string();
+        // Go stores the object as the body of a JSON string: quotes escaped.
+        let escaped = serde_json::Value::String(json).to_string();
+        let escaped = &escaped[1..escaped.len() - 1];
+        self.set_property(&[key], escaped.as_bytes());
+    }
+
+    /// Tags the request's trace span: property `trace_span_tag.<key>`.
+    pub fn write_user_attribute_to_trace(&mut self, key: &str, value: &str) {
+        if value.is_empty() {
+            log::warn!("trace tag {key}: empty value not written");
+            return;
+        }
+        let path = format!("trace_span_tag.{key}");
+        self.set_property(&[&path], value.as_bytes());
+    }
+
+    /// Every user attribute as a trace tag (Go's `WriteUserAttributeToTrace`).
+    pub fn write_user_attributes_to_trace(&mut self) {
+        let tags: Vec<(String, String)> = match self.get::<UserAttributes>() {
+            Some(attributes) => attributes
+                .0
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => (k.clone(), s.clone()),
+                    other => (k.clone(), other.to_string()),
+                })
+                .collect(),
+            None => return,
+        };
+        for (key, value) in tags {
+            self.write_user_attribute_to_trace(&key, &value);
+        }
     }
 
     // ---- typed per-request state -----------------------------------------------

@@ -145,6 +145,15 @@ extern "C" {
         return_token: *mut u32,
     ) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+    fn proxy_get_metric(metric_id: u32, return_value: *mut u64) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -155,6 +164,49 @@ extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
+}
+
+/// The kinds of metric (`MetricType` in the ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    /// Only goes up.
+    Counter = 0,
+    /// Goes up and down.
+    Gauge = 1,
+    /// A distribution of recorded values.
+    Histogram = 2,
+}
+
+/// Defines a metric (or finds the one of that name); its id.
+pub fn define_metric(kind: MetricType, name: &str) -> Result<u32, HostError> {
+    let mut id = 0;
+    // SAFETY: the name is a live slice; `id` outlives the call.
+    let status = unsafe { proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id) };
+    check("proxy_define_metric", status).map(|()| id)
+}
+
+/// Adds `offset` to a counter (positive) or gauge.
+pub fn increment_metric(id: u32, offset: i64) -> Result<(), HostError> {
+    // SAFETY: plain values.
+    check("proxy_increment_metric", unsafe {
+        proxy_increment_metric(id, offset)
+    })
+}
+
+/// Sets a gauge, records a histogram value, or adds to a counter.
+pub fn record_metric(id: u32, value: u64) -> Result<(), HostError> {
+    // SAFETY: plain values.
+    check("proxy_record_metric", unsafe {
+        proxy_record_metric(id, value)
+    })
+}
+
+/// A metric's value.
+pub fn get_metric(id: u32) -> Result<u64, HostError> {
+    let mut value = 0;
+    // SAFETY: `value` outlives the call.
+    let status = unsafe { proxy_get_metric(id, &mut value) };
+    check("proxy_get_metric", status).map(|()| value)
 }
 
 fn check(call: &'static str, status: u32) -> Result<(), HostError> {
@@ -439,6 +491,7 @@ pub(crate) fn set_effective_context(context_id: u32) -> Result<(), HostError> {
 /// Answers the downstream client directly (`grpc_status` -1: not gRPC).
 pub fn send_local_response(
     status_code: u32,
+    details: &str,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(), HostError> {
@@ -446,8 +499,8 @@ pub fn send_local_response(
     check("proxy_send_local_response", unsafe {
         proxy_send_local_response(
             status_code,
-            null_mut(),
-            0,
+            details.as_ptr(),
+            details.len(),
             body.as_ptr(),
             body.len(),
             headers.as_ptr(),
@@ -636,5 +689,9 @@ mod unit_test_host {
         proxy_http_call(*const u8, usize, *const u8, usize, *const u8, usize, *const u8, usize, u32, *mut u32);
         proxy_redis_init(*const u8, usize, *const u8, usize, *const u8, usize, u32);
         proxy_redis_call(*const u8, usize, *const u8, usize, *mut u32);
+        proxy_define_metric(u32, *const u8, usize, *mut u32);
+        proxy_increment_metric(u32, i64);
+        proxy_record_metric(u32, u64);
+        proxy_get_metric(u32, *mut u64);
     }
 }

@@ -46,6 +46,7 @@ mod executor;
 pub mod host;
 mod http_client;
 mod logger;
+mod metrics;
 #[doc(hidden)]
 pub mod plugin;
 mod redis;
@@ -56,6 +57,7 @@ pub use config::ConfigError;
 pub use context::HttpContext;
 pub use executor::live_counts;
 pub use http_client::{HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_TIMEOUT};
+pub use metrics::{Counter, Gauge, Histogram, MetricError};
 pub use proxy_wasm::types::Action;
 pub use redis::{RedisCall, RedisClient, RedisError};
 pub use resp::RespValue;
@@ -165,8 +167,9 @@ pub mod prelude {
     };
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
-        parse_config, parse_rule_config, plugin, Action, ConfigError, HttpCallError, HttpClient,
-        HttpContext, HttpResponse, RedisClient, RedisError, RespValue,
+        parse_config, parse_rule_config, plugin, Action, ConfigError, Counter, Gauge, Histogram,
+        HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError, RedisClient, RedisError,
+        RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};
