@@ -9,6 +9,8 @@ use syn::{Attribute, Item, LitStr, Meta, Token};
 
 struct Args {
     name: LitStr,
+    /// `log = "higress"`: Higress's log line format.
+    higress_log: bool,
 }
 
 fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
@@ -20,8 +22,21 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
         }
     };
     let mut name: Option<LitStr> = None;
+    let mut higress_log = false;
     for meta in metas {
         match &meta {
+            Meta::NameValue(nv) if nv.path.is_ident("log") => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) if lit.value() == "higress" || lit.value() == "plain" => {
+                    higress_log = lit.value() == "higress";
+                }
+                other => errors.at(
+                    other,
+                    "`log` is `\"plain\"` (`[name] message`, the default) or `\"higress\"` (`[name] [plugin-id] [request-id] message`)",
+                ),
+            },
             Meta::NameValue(nv) if nv.path.is_ident("name") => {
                 let lit = match &nv.value {
                     syn::Expr::Lit(syn::ExprLit {
@@ -52,13 +67,13 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
                 let shown = quote!(#path).to_string().replace(' ', "");
                 errors.at(
                     path,
-                    format!("unknown argument `{shown}`: `#[plugin]` takes only `name = \"...\"`"),
+                    format!("unknown argument `{shown}`: `#[plugin]` takes `name = \"...\"` and `log = \"higress\"`"),
                 );
             }
         }
     }
     match name {
-        Some(name) => Some(Args { name }),
+        Some(name) => Some(Args { name, higress_log }),
         None => {
             errors.push(syn::Error::new(
                 Span::call_site(),
@@ -153,7 +168,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Err(err) = errors.finish() {
         return with_item(err, quote!(#parsed));
     }
-    let Some(Args { name }) = args else {
+    let Some(Args { name, higress_log }) = args else {
         unreachable!("errors.finish() reports a missing name")
     };
 
@@ -162,6 +177,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
         impl ::gateway_plugin::__private::Plugin for #ident {
             const NAME: &'static str = #name;
+            const HIGRESS_LOG: bool = #higress_log;
             fn parse_config(
                 raw: &[u8],
             ) -> ::core::result::Result<

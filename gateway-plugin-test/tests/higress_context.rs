@@ -66,3 +66,34 @@ fn metrics_count_set_and_record() {
     assert_eq!(vm.metric("higress_context_last_path_len"), Some(5));
     assert_eq!(vm.metric("higress_context_path_len"), Some(5));
 }
+
+#[test]
+fn logs_as_higress_with_plugin_id_and_request_id() {
+    let vm = Host::load(plugin_wasm("higress-context"))
+        .unwrap()
+        .configure(serde_json::json!({"_plugin_id_": "plugin-7"}))
+        .unwrap();
+    vm.request(Request::get("/x").header("x-request-id", "abc-123"))
+        .unwrap();
+    vm.request(Request::get("/y")).unwrap();
+    let logs = vm.logs();
+    for line in [
+        "info [higress-context] [plugin-7] [nil] configured",
+        "info [higress-context] [plugin-7] [abc-123] request /x",
+        "info [higress-context] [plugin-7] [nil] request /y",
+    ] {
+        assert!(logs.iter().any(|l| l == line), "no {line:?} in {logs:?}");
+    }
+    // Without a plugin id, Go's placeholder.
+    let vm = Host::load(plugin_wasm("higress-context"))
+        .unwrap()
+        .configure(serde_json::Value::Null)
+        .unwrap();
+    assert!(
+        vm.logs()
+            .iter()
+            .any(|l| l == "info [higress-context] [nil] [nil] configured"),
+        "{:?}",
+        vm.logs()
+    );
+}

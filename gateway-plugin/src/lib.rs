@@ -43,6 +43,7 @@ pub mod cluster;
 pub mod config;
 mod context;
 mod executor;
+mod gjson;
 pub mod host;
 mod http_client;
 mod logger;
@@ -56,6 +57,7 @@ mod rules;
 pub use config::ConfigError;
 pub use context::HttpContext;
 pub use executor::live_counts;
+pub use gjson::{Gjson, Json};
 pub use http_client::{HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_TIMEOUT};
 pub use metrics::{Counter, Gauge, Histogram, MetricError};
 pub use proxy_wasm::types::Action;
@@ -167,9 +169,9 @@ pub mod prelude {
     };
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
-        parse_config, parse_rule_config, plugin, Action, ConfigError, Counter, Gauge, Histogram,
-        HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError, RedisClient, RedisError,
-        RespValue,
+        parse_config, parse_rule_config, plugin, Action, ConfigError, Counter, Gauge, Gjson,
+        Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError, RedisClient,
+        RedisError, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};

@@ -1,21 +1,57 @@
 //! The bridge from the `log` crate to the host log.
 //!
 //! Plugin code logs with `log::info!(..)` and friends; each record reaches the
-//! gateway's log as `[plugin-name] message`. The `log` crate's max level is
+//! gateway's log as `[plugin-name] message`, or, with `#[plugin(log =
+//! "higress")]`, as Higress's Go SDK writes it (`higress-group/wasm-go`,
+//! `pkg/wrapper/log_wrapper.go`): `[plugin-name] [plugin-id] [request-id]
+//! message`, the id from the configuration's `_plugin_id_` and the request's
+//! from the property `x_request_id`, each `nil` when absent. The `log` crate's max level is
 //! set from the host's level when the VM starts and at every (re)configure, so
 //! a disabled level costs one integer compare and no host call.
 
 use crate::host;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use proxy_wasm::types::LogLevel;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 static PLUGIN_NAME: OnceLock<&'static str> = OnceLock::new();
-static LOGGER: HostLogger = HostLogger;
+static PLAIN: HostLogger<false> = HostLogger;
+static HIGRESS: HostLogger<true> = HostLogger;
 
-struct HostLogger;
+thread_local! {
+    // Higress's `_plugin_id_` (one VM runs one thread).
+    static PLUGIN_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+}
 
-impl Log for HostLogger {
+/// Remembers the configuration's `_plugin_id_` for Higress-format lines.
+pub(crate) fn set_plugin_id(id: &str) {
+    PLUGIN_ID.with(|p| *p.borrow_mut() = Some(id.to_string()));
+}
+
+/// The line's prefix: `[name]`, or `[name] [plugin-id] [request-id]`.
+/// (A const parameter, so a plugin links only the format it uses.)
+fn prefix<const HIGRESS: bool>() -> String {
+    if !HIGRESS {
+        return format!("[{}]", plugin_name());
+    }
+    let plugin_id = PLUGIN_ID.with(|p| p.borrow().clone()).unwrap_or_default();
+    let request_id = host::get_property(&["x_request_id"])
+        .ok()
+        .flatten()
+        .map(|id| String::from_utf8_lossy(&id).into_owned())
+        .unwrap_or_default();
+    let or_nil = |s: String| if s.is_empty() { "nil".to_string() } else { s };
+    format!(
+        "[{}] [{}] [{}]",
+        plugin_name(),
+        or_nil(plugin_id),
+        or_nil(request_id)
+    )
+}
+struct HostLogger<const HIGRESS: bool>;
+
+impl<const HIGRESS: bool> Log for HostLogger<HIGRESS> {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         metadata.level() <= log::max_level()
     }
@@ -31,7 +67,7 @@ impl Log for HostLogger {
             Level::Debug => LogLevel::Debug,
             Level::Trace => LogLevel::Trace,
         };
-        let message = format!("[{}] {}", plugin_name(), record.args());
+        let message = format!("{} {}", prefix::<HIGRESS>(), record.args());
         // Nowhere to report a failing log call; dropping the line is all we can do.
         let _ = host::log(level, &message);
     }
@@ -46,19 +82,27 @@ pub fn plugin_name() -> &'static str {
 
 /// Installs the logger and the panic hook; called once from the generated
 /// `_initialize`.
-pub(crate) fn install(name: &'static str) {
+pub(crate) fn install(name: &'static str, higress_format: bool) {
     let _ = PLUGIN_NAME.set(name);
     // A second install (two plugins in one VM) keeps the first; not an error.
-    let _ = log::set_logger(&LOGGER);
+    let _ = match higress_format {
+        true => log::set_logger(&HIGRESS),
+        false => log::set_logger(&PLAIN),
+    };
     // No host call here: hosts refuse them during `_initialize` (Envoy's V8
     // traps with `restricted_callback`). The real level is read at VM start.
     log::set_max_level(LevelFilter::Info);
-    std::panic::set_hook(Box::new(|info| {
-        // Rust on wasm32 cannot unwind: the VM is about to trap. Leave the
-        // reason in the gateway log so the failure policy's effect is explained.
-        let message = format!("[{}] panicked: {}", plugin_name(), info);
-        let _ = host::log(LogLevel::Critical, &message);
-    }));
+    std::panic::set_hook(match higress_format {
+        true => Box::new(panic_hook::<true>),
+        false => Box::new(panic_hook::<false>),
+    });
+}
+
+/// Rust on wasm32 cannot unwind: the VM is about to trap. Leave the reason
+/// in the gateway log so the failure policy's effect is explained.
+fn panic_hook<const HIGRESS: bool>(info: &std::panic::PanicHookInfo<'_>) {
+    let message = format!("{} panicked: {}", prefix::<HIGRESS>(), info);
+    let _ = host::log(LogLevel::Critical, &message);
 }
 
 /// Reads the host's log level into the `log` crate's max level.

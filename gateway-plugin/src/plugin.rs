@@ -70,6 +70,9 @@ impl<C> Copy for BodyHandler<C> {}
 pub trait Plugin: Sized + 'static {
     /// The name given to `#[plugin(name = "...")]`, the log prefix.
     const NAME: &'static str;
+    /// `#[plugin(log = "higress")]`: log lines as Higress's Go SDK writes
+    /// them, `[name] [plugin-id] [request-id] message`.
+    const HIGRESS_LOG: bool = false;
     /// Builds the config (global and per-rule) from the raw configuration
     /// the gateway sends.
     fn parse_config(raw: &[u8]) -> Result<RuleSet<Self>, ConfigError>;
@@ -226,7 +229,7 @@ pub fn assert_plugin<C: Plugin>() {}
 /// Called from the generated `_initialize`: installs the logger and the root
 /// context factory.
 pub fn start<P: Plugin>() {
-    logger::install(P::NAME);
+    logger::install(P::NAME, P::HIGRESS_LOG);
     proxy_wasm::set_root_context(|context_id| Box::new(Root::<P>::new(context_id)));
 }
 
@@ -615,6 +618,12 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
         let handlers = P::handlers();
         if handlers.any_async() {
             executor::run_pending(self.context_id);
+        }
+        if P::HIGRESS_LOG {
+            // As Go's SDK: the request id, where Higress's log lines read it.
+            if let Ok(Some(id)) = host::get_map_value(MapType::HttpRequestHeaders, "x-request-id") {
+                let _ = host::set_property(&["x_request_id"], id.as_bytes());
+            }
         }
         if P::may_have_rules() {
             if let Some(rules) = self.rules.take() {

@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use std::rc::Rc;
 
 const RULES: &str = "_rules_";
+const PLUGIN_ID: &str = "_plugin_id_";
 const MATCH_ROUTE: &str = "_match_route_";
 const MATCH_DOMAIN: &str = "_match_domain_";
 const MATCH_SERVICE: &str = "_match_service_";
@@ -103,6 +104,10 @@ pub fn parse<C>(
         // Not an object: the plugin's parser says what it thinks of it.
         return parse(&json).map(RuleSet::global);
     };
+    // Higress's plugin id, for its log line format; not the plugin's field.
+    if let Some(id) = global.remove(PLUGIN_ID) {
+        crate::logger::set_plugin_id(id.as_str().unwrap_or_default());
+    }
     let rules = match global.remove(RULES) {
         None => return parse(&Value::Object(global)).map(RuleSet::global),
         Some(Value::Array(rules)) => rules,

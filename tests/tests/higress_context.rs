@@ -36,6 +36,18 @@ fn properties_metrics_details_and_access_log_attributes() {
         "{echo}"
     );
 
+    // Higress's log line: plugin id (none: `nil`) and the request's id.
+    let request_id = headers["x-request-id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let line = format!("[higress-context] [nil] [{request_id}] request /abc");
+    assert!(
+        envoy.wait_for_log(&line).is_some(),
+        "no {line:?} in\n{}",
+        envoy.log()
+    );
+
     let denied = get(&envoy.url("/deny"));
     assert_eq!(denied.status, 403);
     assert_eq!(denied.text(), "denied");
