@@ -10,6 +10,7 @@ mod errors;
 mod handler;
 mod parse_config;
 mod plugin;
+mod tick;
 
 use proc_macro::TokenStream;
 
@@ -53,6 +54,12 @@ pub fn on_stream_done(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn parse_config(args: TokenStream, item: TokenStream) -> TokenStream {
     parse_config::expand(parse_config::Kind::Config, args.into(), item.into()).into()
+}
+
+/// See `gateway_plugin::on_tick`.
+#[proc_macro_attribute]
+pub fn on_tick(args: TokenStream, item: TokenStream) -> TokenStream {
+    tick::expand(args.into(), item.into()).into()
 }
 
 /// See `gateway_plugin::parse_rule_config`.

@@ -194,6 +194,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             fn may_have_rules() -> bool {
                 ::gateway_plugin::__private::may_have_rules!(Self)
             }
+            #[inline(always)]
+            fn ticks() -> ::gateway_plugin::__private::Ticks<Self> {
+                ::gateway_plugin::__private::ticks!(Self)
+            }
+            #[inline(always)]
+            fn has_ticks() -> bool {
+                ::gateway_plugin::__private::has_ticks!(Self)
+            }
         }
 
         ::gateway_plugin::__private::proxy_wasm::main! {{

@@ -315,6 +315,12 @@ pub(crate) fn cancel(context_id: u32) {
     drop(task);
 }
 
+/// The task id of root `root`'s tick handler at `slot`: above every
+/// context id the host hands out, so it never names a stream.
+pub(crate) fn tick_task_id(root: u32, slot: usize) -> u32 {
+    0x8000_0000 | ((root & 0x7f_ffff) << 8) | (slot as u32 & 0xff)
+}
+
 /// Runs tasks woken outside a callback that could run them (their root was
 /// deleted), as stream `caller`.
 pub(crate) fn run_pending(caller: u32) {

@@ -154,6 +154,7 @@ extern "C" {
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
     fn proxy_get_metric(metric_id: u32, return_value: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         status_code_details_data: *const u8,
@@ -175,6 +176,14 @@ pub enum MetricType {
     Gauge = 1,
     /// A distribution of recorded values.
     Histogram = 2,
+}
+
+/// Sets the current root context's tick period (0: no ticks).
+pub fn set_tick_period(period_ms: u32) -> Result<(), HostError> {
+    // SAFETY: a plain value.
+    check("proxy_set_tick_period_milliseconds", unsafe {
+        proxy_set_tick_period_milliseconds(period_ms)
+    })
 }
 
 /// Defines a metric (or finds the one of that name); its id.
@@ -693,5 +702,6 @@ mod unit_test_host {
         proxy_increment_metric(u32, i64);
         proxy_record_metric(u32, u64);
         proxy_get_metric(u32, *mut u64);
+        proxy_set_tick_period_milliseconds(u32);
     }
 }

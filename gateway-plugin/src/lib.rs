@@ -53,6 +53,7 @@ pub mod plugin;
 mod redis;
 pub mod resp;
 mod rules;
+pub mod tick;
 
 pub use config::ConfigError;
 pub use context::HttpContext;
@@ -155,6 +156,29 @@ pub use gateway_plugin_macros::parse_config;
 /// ```
 pub use gateway_plugin_macros::parse_rule_config;
 
+/// Marks a function the root context's timer runs every `period_ms` with the
+/// global config, as Go's `RegisterTickFunc`: `fn(config: &C)` or `async
+/// fn(config: &C)` (which may await callouts, made on behalf of the root).
+/// Several handlers with different periods share the host's one timer; each
+/// runs on the first tick, then every `period_ms`; an async run still
+/// waiting makes its next turns skip, not stack. (Handlers are told apart by
+/// their function's name: two whose names land on the same one of the 64
+/// slots are refused as conflicting implementations of `OnTick`; rename one.)
+///
+/// ```no_run
+/// use gateway_plugin::prelude::*;
+///
+/// #[plugin(name = "refresher")]
+/// #[derive(Deserialize, Default)]
+/// pub struct Config {}
+///
+/// #[on_tick(period_ms = 1000)]
+/// fn every_second(_config: &Config) {
+///     debug!("tick");
+/// }
+/// ```
+pub use gateway_plugin_macros::on_tick;
+
 pub use futures_lite;
 pub use log;
 pub use proxy_wasm;
@@ -169,9 +193,9 @@ pub mod prelude {
     };
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
-        parse_config, parse_rule_config, plugin, Action, ConfigError, Counter, Gauge, Gjson,
-        Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError, RedisClient,
-        RedisError, RespValue,
+        on_tick, parse_config, parse_rule_config, plugin, Action, ConfigError, Counter, Gauge,
+        Gjson, Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError,
+        RedisClient, RedisError, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};
@@ -195,9 +219,11 @@ pub mod __private {
         OnRequestHeaders, OnResponseBody, OnResponseHeaders, OnStreamDone, Plugin,
     };
     pub use crate::rules::RuleSet;
+    pub use crate::tick;
+    pub use crate::tick::{tick_context, OnTick, Tick, TickHandler, Ticks};
     pub use crate::{
-        __handlers as handlers, __may_have_rules as may_have_rules, __parse_config as parse_config,
-        __parse_rules as parse_rules,
+        __handlers as handlers, __has_ticks as has_ticks, __may_have_rules as may_have_rules,
+        __parse_config as parse_config, __parse_rules as parse_rules, __ticks as ticks,
     };
     pub use proxy_wasm;
     pub use serde;

@@ -17,6 +17,7 @@ use crate::executor::{self, ContextSlot, TaskFuture};
 use crate::host::{self, BufferType, MapType, StreamType};
 use crate::logger;
 use crate::rules::{RequestFacts, RuleSet, CONSUMER_HEADER};
+use crate::tick::{self, TickHandler, TickState, Ticks};
 use proxy_wasm::traits::{Context, HttpContext as SdkHttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::cell::RefCell;
@@ -82,6 +83,14 @@ pub trait Plugin: Sized + 'static {
     /// plugin that takes no configuration compiles the matcher out).
     fn may_have_rules() -> bool {
         true
+    }
+    /// The `#[on_tick]` handlers, by slot.
+    fn ticks() -> Ticks<Self> {
+        [None; tick::SLOTS]
+    }
+    /// Whether there is any `#[on_tick]` handler (constant per type).
+    fn has_ticks() -> bool {
+        false
     }
 }
 
@@ -223,6 +232,18 @@ macro_rules! __handlers {
     }};
 }
 
+/// Whether any handler (phase or tick) is async. Constant per plugin, so the
+/// executor's code is compiled out of plugins that do not need it.
+#[inline(always)]
+fn uses_executor<P: Plugin>() -> bool {
+    P::handlers().any_async()
+        || (P::has_ticks()
+            && P::ticks()
+                .iter()
+                .flatten()
+                .any(|tick| matches!(tick.handler, TickHandler::Async(_))))
+}
+
 /// Fails to compile, with [`Plugin`]'s message, unless `C` is a plugin config.
 pub fn assert_plugin<C: Plugin>() {}
 
@@ -237,16 +258,22 @@ pub fn start<P: Plugin>() {
 pub struct Root<P: Plugin> {
     context_id: u32,
     config: Option<Rc<RuleSet<P>>>,
+    /// The tick timer, if the plugin has `#[on_tick]` handlers.
+    ticks: Option<TickState>,
+    /// Which async tick handlers (by slot) are still running.
+    ticking: Rc<RefCell<Vec<usize>>>,
 }
 
 impl<P: Plugin> Root<P> {
     fn new(context_id: u32) -> Self {
-        if P::handlers().any_async() {
+        if uses_executor::<P>() {
             executor::add_root(context_id);
         }
         Root {
             context_id,
             config: None,
+            ticks: None,
+            ticking: Rc::default(),
         }
     }
 }
@@ -256,7 +283,7 @@ impl<P: Plugin> Root<P> {
 /// of the same VM live on.
 impl<P: Plugin> Drop for Root<P> {
     fn drop(&mut self) {
-        if !P::handlers().any_async() {
+        if !uses_executor::<P>() {
             return;
         }
         executor::remove_root(self.context_id);
@@ -276,7 +303,7 @@ impl<P: Plugin> Context for Root<P> {
         body_size: usize,
         num_trailers: usize,
     ) {
-        if !P::handlers().any_async() {
+        if !uses_executor::<P>() {
             return;
         }
         let root = self.context_id;
@@ -308,7 +335,7 @@ impl<P: Plugin> RootContext for Root<P> {
         match P::parse_config(&raw) {
             Ok(config) => {
                 self.config = Some(Rc::new(config));
-                true
+                self.start_ticks()
             }
             Err(err) => {
                 // Keep the previous config (if any) so a bad update does not
@@ -348,6 +375,74 @@ impl<P: Plugin> RootContext for Root<P> {
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+
+    fn on_tick(&mut self) {
+        if !P::has_ticks() {
+            return;
+        }
+        let ticks = P::ticks();
+        let Some(state) = self.ticks.as_mut() else {
+            return;
+        };
+        let Some(config) = self
+            .config
+            .as_ref()
+            .and_then(|c| c.global_config().cloned())
+        else {
+            log::debug!("tick skipped: no global configuration");
+            return;
+        };
+        let root = self.context_id;
+        let ticking = &self.ticking;
+        state.advance(&ticks, |slot, tick| match tick.handler {
+            TickHandler::Sync(handler) => handler(&config),
+            // (The guard is constant: plugins without async handlers carry
+            // no executor.)
+            TickHandler::Async(_) if !uses_executor::<P>() => {}
+            TickHandler::Async(handler) => {
+                if ticking.borrow().contains(&slot) {
+                    log::debug!("tick {slot} skipped: its previous run still waits");
+                    return;
+                }
+                ticking.borrow_mut().push(slot);
+                let done = Rc::clone(ticking);
+                let future = handler(Rc::clone(&config));
+                let task: TaskFuture = Box::pin(async move {
+                    let out = future.await;
+                    done.borrow_mut().retain(|s| *s != slot);
+                    out
+                });
+                // Callouts are made on behalf of this root (its callback).
+                executor::in_root_callback(root, || {
+                    let id = executor::tick_task_id(root, slot);
+                    let _ = executor::spawn(id, root, task, Rc::default(), None);
+                });
+                let _ = host::set_effective_context(root);
+            }
+        });
+    }
+}
+
+impl<P: Plugin> Root<P> {
+    /// Starts the root's timer for the `#[on_tick]` handlers (after a good
+    /// configuration); `false` if the host refuses the timer.
+    fn start_ticks(&mut self) -> bool {
+        if !P::has_ticks() {
+            return true;
+        }
+        let ticks = P::ticks();
+        let Some(state) = TickState::new(&ticks) else {
+            return true;
+        };
+        if let Err(err) = host::set_tick_period(state.host_period_ms) {
+            log::error!("cannot start the tick handlers' timer: {err}");
+            return false;
+        }
+        if self.ticks.is_none() {
+            self.ticks = Some(state);
+        }
+        true
     }
 }
 
@@ -498,7 +593,7 @@ impl<P: Plugin> Stream<P> {
 
 impl<P: Plugin> Drop for Stream<P> {
     fn drop(&mut self) {
-        if !P::handlers().any_async() {
+        if !uses_executor::<P>() {
             return;
         }
         // The client is gone: a task still waiting will never be resumed.
@@ -600,7 +695,7 @@ impl<P: Plugin> Context for Stream<P> {
     ) {
         // Callouts are recorded against the root, so answers arrive there;
         // this is only a fallback for hosts that route them otherwise.
-        if !P::handlers().any_async() {
+        if !uses_executor::<P>() {
             return;
         }
         executor::on_http_call_response(
@@ -616,7 +711,7 @@ impl<P: Plugin> Context for Stream<P> {
 impl<P: Plugin> SdkHttpContext for Stream<P> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let handlers = P::handlers();
-        if handlers.any_async() {
+        if uses_executor::<P>() {
             executor::run_pending(self.context_id);
         }
         if P::HIGRESS_LOG {
