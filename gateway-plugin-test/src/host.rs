@@ -592,6 +592,14 @@ impl Vm {
         machine.store.data().tick_period_ms
     }
 
+    /// The cluster string of every `proxy_redis_init` the plugin made, as
+    /// the gateway got it (Higress's options after `?`, e.g.
+    /// `outbound|6379||redis.static?db=2&buffer_flush_timeout=3&...`).
+    pub fn redis_inits(&self) -> Vec<String> {
+        let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        machine.store.data().redis_inits.clone()
+    }
+
     /// A metric's value by name (counters, gauges, histograms' last record).
     pub fn metric(&self, name: &str) -> Option<i64> {
         let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());

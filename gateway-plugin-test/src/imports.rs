@@ -599,6 +599,7 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
                 // Higress passes options after the name:
                 // `outbound|6379||redis.static?db=2&buffer_flush_timeout=3`.
                 let full = read_string(&mut c, cluster_ptr, cluster_len)?;
+                c.data_mut().redis_inits.push(full.clone());
                 let (cluster, options) = full.split_once('?').unwrap_or((&full, ""));
                 let cluster = cluster.to_string();
                 let database = options

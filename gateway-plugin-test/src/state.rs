@@ -128,6 +128,8 @@ pub(crate) struct State {
     pub serials: u64,
     pub pending: Vec<Pending>,
     pub redis: HashMap<String, RedisConn>,
+    /// The cluster string of every `proxy_redis_init`, options included.
+    pub redis_inits: Vec<String>,
     pub tick_period_ms: u32,
     pub shared_data: HashMap<String, (Vec<u8>, u32)>,
     pub queues: Vec<(String, VecDeque<Vec<u8>>)>,
@@ -157,6 +159,7 @@ impl State {
             serials: 0,
             pending: Vec::new(),
             redis: HashMap::new(),
+            redis_inits: Vec::new(),
             tick_period_ms: 0,
             shared_data: HashMap::new(),
             queues: Vec::new(),

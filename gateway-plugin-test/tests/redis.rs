@@ -185,3 +185,60 @@ fn a_command_sent_at_configure_time_is_a_clear_error() {
     let line = "error [redis-chain] invalid configuration: Redis commands can only be awaited inside a phase handler, not at configure time";
     assert!(err.logs().iter().any(|l| l == line), "{err}");
 }
+
+fn chain(redis: &RedisServer, config: serde_json::Value) -> Vm {
+    Host::load(plugin_wasm("redis-chain"))
+        .unwrap()
+        .redis_cluster(REDIS_CLUSTER, &redis.address())
+        .cluster_fn("outbound|8080||token.static", |_| {
+            Response::new(200).header("x-token", "t")
+        })
+        .configure(config)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_database_option_reaches_the_gateway_as_go_sends_it() {
+    let redis = RedisServer::start();
+    let vm = chain(&redis, json!({"database": 3}));
+    assert_eq!(
+        vm.redis_inits(),
+        vec![format!(
+            "{REDIS_CLUSTER}?db=3&buffer_flush_timeout=3&max_buffer_size_before_flush=1024"
+        )]
+    );
+    let resp = vm
+        .request(Request::get("/").header("authorization", "alice"))
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    // The count landed in database 3, not 0.
+    assert_eq!(
+        redis.command_in(3, &["GET", "count:alice"]).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        redis.command(&["GET", "count:alice"]).as_deref(),
+        Some("$-1")
+    );
+    // Without options: the bare cluster name, as before.
+    let vm = chain(&redis, json!({}));
+    assert_eq!(vm.redis_inits(), vec![REDIS_CLUSTER.to_string()]);
+}
+
+#[test]
+fn set_nx_with_a_ttl_takes_a_lock_once() {
+    let redis = RedisServer::start();
+    let vm = chain(&redis, json!({}));
+    let lock = || {
+        vm.request(Request::get("/lock").header("authorization", "bob"))
+            .unwrap()
+            .text()
+    };
+    assert_eq!(lock(), "locked: true");
+    assert_eq!(lock(), "locked: false");
+    let ttl: i64 = redis
+        .command(&["TTL", "lock:bob"])
+        .and_then(|t| t.trim_start_matches(':').parse().ok())
+        .unwrap();
+    assert!((1..=60).contains(&ttl), "TTL {ttl}");
+}

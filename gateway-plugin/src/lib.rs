@@ -62,7 +62,7 @@ pub use gjson::{Gjson, Json};
 pub use http_client::{HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_TIMEOUT};
 pub use metrics::{Counter, Gauge, Histogram, MetricError};
 pub use proxy_wasm::types::Action;
-pub use redis::{RedisCall, RedisClient, RedisError};
+pub use redis::{RedisCall, RedisClient, RedisError, RedisOptions};
 pub use resp::RespValue;
 
 /// Marks the plugin's configuration type and generates the plugin.
@@ -195,7 +195,7 @@ pub mod prelude {
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
         on_tick, parse_config, parse_rule_config, plugin, Action, ConfigError, Counter, Gauge,
         Gjson, Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError,
-        RedisClient, RedisError, RespValue,
+        RedisClient, RedisError, RedisOptions, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};

@@ -25,7 +25,7 @@ use crate::cluster::Cluster;
 use crate::executor::{self, DispatchError, Outcome};
 use crate::host;
 use crate::resp::{self, RespError, RespValue};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,6 +65,81 @@ use std::task::{Context, Poll};
 pub struct RedisClient {
     cluster: String,
     initialised: Cell<bool>,
+    /// What the last `init` asked for, to retry it before the next command
+    /// when the gateway refused it (as Go's SDK does).
+    init_args: RefCell<Option<InitArgs>>,
+}
+
+struct InitArgs {
+    cluster: String,
+    username: String,
+    password: String,
+    timeout_ms: u32,
+}
+
+/// Options of [`RedisClient::init_with`], as Go's `WithDataBase`,
+/// `WithBufferFlushTimeout`, `WithMaxBufferSizeBeforeFlush` and
+/// `WithDisableBuffer`.
+///
+/// ```
+/// use gateway_plugin::RedisOptions;
+/// let options = RedisOptions::default().database(2);
+/// assert_eq!(
+///     options.cluster_name("outbound|6379||redis.static"),
+///     "outbound|6379||redis.static?db=2&buffer_flush_timeout=3&max_buffer_size_before_flush=1024"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisOptions {
+    database: u32,
+    buffer_flush_timeout_ms: u32,
+    max_buffer_size_before_flush: u32,
+}
+
+impl Default for RedisOptions {
+    /// Database 0, the gateway's command buffer flushed after 3 ms or 1024 bytes.
+    fn default() -> Self {
+        RedisOptions {
+            database: 0,
+            buffer_flush_timeout_ms: 3,
+            max_buffer_size_before_flush: 1024,
+        }
+    }
+}
+
+impl RedisOptions {
+    /// The Redis database (`SELECT n`) of the gateway's connections.
+    pub fn database(mut self, database: u32) -> Self {
+        self.database = database;
+        self
+    }
+
+    /// How long the gateway buffers commands before sending them.
+    pub fn buffer_flush_timeout_ms(mut self, ms: u32) -> Self {
+        self.buffer_flush_timeout_ms = ms;
+        self
+    }
+
+    /// How many bytes of commands the gateway buffers before sending them.
+    pub fn max_buffer_size_before_flush(mut self, bytes: u32) -> Self {
+        self.max_buffer_size_before_flush = bytes;
+        self
+    }
+
+    /// Commands go out at once (no buffering).
+    pub fn disable_buffer(self) -> Self {
+        self.buffer_flush_timeout_ms(0)
+            .max_buffer_size_before_flush(0)
+    }
+
+    /// The cluster name with the options, as Higress's gateway takes them
+    /// at init.
+    pub fn cluster_name(&self, cluster: &str) -> String {
+        format!(
+            "{cluster}?db={}&buffer_flush_timeout={}&max_buffer_size_before_flush={}",
+            self.database, self.buffer_flush_timeout_ms, self.max_buffer_size_before_flush
+        )
+    }
 }
 
 impl fmt::Debug for RedisClient {
@@ -154,6 +229,7 @@ impl RedisClient {
         RedisClient {
             cluster: cluster.cluster_name(),
             initialised: Cell::new(false),
+            init_args: RefCell::new(None),
         }
     }
 
@@ -166,8 +242,62 @@ impl RedisClient {
     /// `password` for none). Call it in `#[parse_config]`, as Higress's SDK
     /// does; commands before a successful `init` are
     /// [`RedisError::NotInitialised`].
+    ///
+    /// A refused init is an error here, and is also tried again before the
+    /// next command (as Go's SDK does), so a plugin may choose to go on
+    /// without Redis for now (`let _ = redis.init(..)`) and use it once the
+    /// gateway accepts it.
     pub fn init(&self, username: &str, password: &str, timeout_ms: u32) -> Result<(), RedisError> {
-        match host::redis_init(&self.cluster, username, password, timeout_ms) {
+        self.init_as(self.cluster.clone(), username, password, timeout_ms)
+    }
+
+    /// [`init`](Self::init) with options (database, command buffering), sent
+    /// as Higress's Go SDK sends them: `cluster?db=..&buffer_flush_timeout=..`.
+    pub fn init_with(
+        &self,
+        username: &str,
+        password: &str,
+        timeout_ms: u32,
+        options: RedisOptions,
+    ) -> Result<(), RedisError> {
+        self.init_as(
+            options.cluster_name(&self.cluster),
+            username,
+            password,
+            timeout_ms,
+        )
+    }
+
+    fn init_as(
+        &self,
+        cluster: String,
+        username: &str,
+        password: &str,
+        timeout_ms: u32,
+    ) -> Result<(), RedisError> {
+        *self.init_args.borrow_mut() = Some(InitArgs {
+            cluster,
+            username: username.to_string(),
+            password: password.to_string(),
+            timeout_ms,
+        });
+        self.retry_init()
+    }
+
+    /// Sends the remembered init to the gateway.
+    fn retry_init(&self) -> Result<(), RedisError> {
+        let args = self.init_args.borrow();
+        let Some(args) = args.as_ref() else {
+            return Err(RedisError::NotInitialised {
+                cluster: self.cluster.clone(),
+            });
+        };
+        match host::redis_init(
+            &args.cluster,
+            &args.username,
+            &args.password,
+            args.timeout_ms,
+        ) {
             Ok(()) => {
                 self.initialised.set(true);
                 Ok(())
@@ -184,7 +314,8 @@ impl RedisClient {
         args: &[&str],
         convert: fn(RespValue) -> Result<T, RedisError>,
     ) -> RedisCall<T> {
-        let state = if self.initialised.get() {
+        let ready = self.initialised.get() || self.retry_init().is_ok();
+        let state = if ready {
             CallState::Ready {
                 cluster: self.cluster.clone(),
                 query: resp::encode_command(args),
@@ -222,6 +353,150 @@ impl RedisClient {
     /// set, `false` if it existed.
     pub fn set_nx(&self, key: &str, value: &str) -> RedisCall<bool> {
         self.call(&["SET", key, value, "NX"], set_if)
+    }
+
+    /// `SET key value NX EX seconds` (Higress's `SetNX` with a TTL): `true`
+    /// if the key was set, `false` if it existed.
+    pub fn set_nx_ex(&self, key: &str, value: &str, seconds: u64) -> RedisCall<bool> {
+        self.call(
+            &["SET", key, value, "NX", "EX", &seconds.to_string()],
+            set_if,
+        )
+    }
+
+    /// `MGET key...`: each value or `None`.
+    pub fn mget(&self, keys: &[&str]) -> RedisCall<Vec<Option<String>>> {
+        let mut args = vec!["MGET"];
+        args.extend_from_slice(keys);
+        self.call(&args, optional_strings)
+    }
+
+    /// `MSET key value ...`.
+    pub fn mset(&self, pairs: &[(&str, &str)]) -> RedisCall<()> {
+        let mut args = vec!["MSET"];
+        for (k, v) in pairs {
+            args.push(k);
+            args.push(v);
+        }
+        self.call(&args, ok)
+    }
+
+    /// `DECRBY key by`: the new value.
+    pub fn decr_by(&self, key: &str, by: i64) -> RedisCall<i64> {
+        self.call(&["DECRBY", key, &by.to_string()], integer)
+    }
+
+    /// `PERSIST key`: `true` if a timeout was removed.
+    pub fn persist(&self, key: &str) -> RedisCall<bool> {
+        self.call(&["PERSIST", key], flag)
+    }
+
+    /// `RPUSH key value`: the list's new length.
+    pub fn rpush(&self, key: &str, value: &str) -> RedisCall<i64> {
+        self.call(&["RPUSH", key, value], integer)
+    }
+
+    /// `LPOP key`: `None` if the list is empty.
+    pub fn lpop(&self, key: &str) -> RedisCall<Option<String>> {
+        self.call(&["LPOP", key], optional_string)
+    }
+
+    /// `LINDEX key index`.
+    pub fn lindex(&self, key: &str, index: i64) -> RedisCall<Option<String>> {
+        self.call(&["LINDEX", key, &index.to_string()], optional_string)
+    }
+
+    /// `LRANGE key start stop`.
+    pub fn lrange(&self, key: &str, start: i64, stop: i64) -> RedisCall<Vec<String>> {
+        self.call(
+            &["LRANGE", key, &start.to_string(), &stop.to_string()],
+            strings,
+        )
+    }
+
+    /// `LREM key count value`: how many were removed.
+    pub fn lrem(&self, key: &str, count: i64, value: &str) -> RedisCall<i64> {
+        self.call(&["LREM", key, &count.to_string(), value], integer)
+    }
+
+    /// `HEXISTS key field`.
+    pub fn hexists(&self, key: &str, field: &str) -> RedisCall<bool> {
+        self.call(&["HEXISTS", key, field], flag)
+    }
+
+    /// `HDEL key field`: how many fields were removed.
+    pub fn hdel(&self, key: &str, field: &str) -> RedisCall<i64> {
+        self.call(&["HDEL", key, field], integer)
+    }
+
+    /// `HLEN key`.
+    pub fn hlen(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["HLEN", key], integer)
+    }
+
+    /// `HMGET key field...`: each value or `None`.
+    pub fn hmget(&self, key: &str, fields: &[&str]) -> RedisCall<Vec<Option<String>>> {
+        let mut args = vec!["HMGET", key];
+        args.extend_from_slice(fields);
+        self.call(&args, optional_strings)
+    }
+
+    /// `HKEYS key`.
+    pub fn hkeys(&self, key: &str) -> RedisCall<Vec<String>> {
+        self.call(&["HKEYS", key], strings)
+    }
+
+    /// `HVALS key`.
+    pub fn hvals(&self, key: &str) -> RedisCall<Vec<String>> {
+        self.call(&["HVALS", key], strings)
+    }
+
+    /// `SCARD key`.
+    pub fn scard(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["SCARD", key], integer)
+    }
+
+    /// `SREM key member`: 1 if removed.
+    pub fn srem(&self, key: &str, member: &str) -> RedisCall<i64> {
+        self.call(&["SREM", key, member], integer)
+    }
+
+    /// `SISMEMBER key member`.
+    pub fn sismember(&self, key: &str, member: &str) -> RedisCall<bool> {
+        self.call(&["SISMEMBER", key, member], flag)
+    }
+
+    /// `ZCARD key`.
+    pub fn zcard(&self, key: &str) -> RedisCall<i64> {
+        self.call(&["ZCARD", key], integer)
+    }
+
+    /// `ZSCORE key member`: `None` if not a member.
+    pub fn zscore(&self, key: &str, member: &str) -> RedisCall<Option<String>> {
+        self.call(&["ZSCORE", key, member], optional_string)
+    }
+
+    /// `ZINCRBY key by member`: the new score.
+    pub fn zincr_by(&self, key: &str, by: f64, member: &str) -> RedisCall<Option<String>> {
+        self.call(&["ZINCRBY", key, &by.to_string(), member], optional_string)
+    }
+
+    /// `ZRANK key member`: `None` if not a member.
+    pub fn zrank(&self, key: &str, member: &str) -> RedisCall<Option<i64>> {
+        self.call(&["ZRANK", key, member], optional_integer)
+    }
+
+    /// `ZREM key member`: 1 if removed.
+    pub fn zrem(&self, key: &str, member: &str) -> RedisCall<i64> {
+        self.call(&["ZREM", key, member], integer)
+    }
+
+    /// `ZREVRANGE key start stop`.
+    pub fn zrevrange(&self, key: &str, start: i64, stop: i64) -> RedisCall<Vec<String>> {
+        self.call(
+            &["ZREVRANGE", key, &start.to_string(), &stop.to_string()],
+            strings,
+        )
     }
 
     /// `INCR key`: the new value.
@@ -329,11 +604,49 @@ impl RedisClient {
 
 // ---- reply conversions ------------------------------------------------------------
 
+/// The most of an unexpected reply an error (and its log line) shows.
+const SHOWN_REPLY_BYTES: usize = 128;
+
 fn unexpected<T>(expected: &'static str, got: RespValue) -> Result<T, RedisError> {
+    // A reply can be megabytes: show its start and its size, never all.
+    let mut text = got.to_string();
+    if text.len() > SHOWN_REPLY_BYTES {
+        let mut end = SHOWN_REPLY_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let total = text.len();
+        text.truncate(end);
+        text.push_str(&format!("... ({total} bytes)"));
+    }
     Err(RedisError::UnexpectedReply {
         expected,
-        got: got.to_string(),
+        got: text,
     })
+}
+
+fn optional_integer(value: RespValue) -> Result<Option<i64>, RedisError> {
+    match value {
+        RespValue::Nil => Ok(None),
+        RespValue::Integer(i) => Ok(Some(i)),
+        other => unexpected("an integer or nil", other),
+    }
+}
+
+fn optional_strings(value: RespValue) -> Result<Vec<Option<String>>, RedisError> {
+    match value {
+        RespValue::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                RespValue::Nil => Ok(None),
+                item => match item.as_string() {
+                    Some(s) => Ok(Some(s)),
+                    None => unexpected("an array of strings or nils", item),
+                },
+            })
+            .collect(),
+        other => unexpected("an array", other),
+    }
 }
 
 fn ok(value: RespValue) -> Result<(), RedisError> {
@@ -496,6 +809,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_huge_unexpected_reply_is_shown_bounded() {
+        let Err(RedisError::UnexpectedReply { got, .. }) =
+            integer(RespValue::Bulk(vec![b'x'; 1 << 20]))
+        else {
+            panic!("an unexpected-reply error");
+        };
+        assert!(got.len() < 200, "{} bytes", got.len());
+        assert!(got.ends_with(" bytes)"), "{got}");
+        assert_eq!(
+            optional_strings(RespValue::Array(vec![
+                RespValue::Nil,
+                RespValue::Bulk(b"v".to_vec())
+            ])),
+            Ok(vec![None, Some("v".into())])
+        );
+        assert_eq!(optional_integer(RespValue::Nil), Ok(None));
+    }
+
+    #[test]
     fn replies_convert_to_the_commands_types() {
         assert_eq!(integer(RespValue::Integer(3)), Ok(3));
         assert!(matches!(
@@ -525,6 +857,7 @@ mod tests {
         let client = RedisClient {
             cluster: "c".into(),
             initialised: Cell::new(true),
+            init_args: RefCell::new(None),
         };
         let call = client.incr("k");
         assert_eq!(

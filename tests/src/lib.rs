@@ -378,9 +378,24 @@ impl RedisServer {
     /// Sends one command; the reply's first line (`+OK`, `:3`, `$-1`, or for
     /// a bulk string its value), `None` if Redis cannot be reached.
     pub fn command(&self, args: &[&str]) -> Option<String> {
+        self.command_in(0, args)
+    }
+
+    /// [`command`](Self::command) in database `db`.
+    pub fn command_in(&self, db: u32, args: &[&str]) -> Option<String> {
         use std::io::{BufRead, BufReader, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        if db != 0 {
+            let db = db.to_string();
+            let select = format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{db}\r\n", db.len());
+            stream.write_all(select.as_bytes()).ok()?;
+            let mut ok = [0u8; 5];
+            std::io::Read::read_exact(&mut stream, &mut ok).ok()?;
+            if &ok != b"+OK\r\n" {
+                return None;
+            }
+        }
         let mut query = format!("*{}\r\n", args.len());
         for arg in args {
             query.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
