@@ -11,6 +11,8 @@ struct Args {
     name: LitStr,
     /// `log = "higress"`: Higress's log line format.
     higress_log: bool,
+    /// `rule_config = "merge"`: rules laid over the global JSON.
+    merge_rules: bool,
 }
 
 fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
@@ -23,8 +25,21 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
     };
     let mut name: Option<LitStr> = None;
     let mut higress_log = false;
+    let mut merge_rules = false;
     for meta in metas {
         match &meta {
+            Meta::NameValue(nv) if nv.path.is_ident("rule_config") => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) if lit.value() == "merge" || lit.value() == "alone" => {
+                    merge_rules = lit.value() == "merge";
+                }
+                other => errors.at(
+                    other,
+                    "`rule_config` is `\"alone\"` (a rule is parsed by itself, the default) or `\"merge\"` (a rule's keys are laid over the global configuration)",
+                ),
+            },
             Meta::NameValue(nv) if nv.path.is_ident("log") => match &nv.value {
                 syn::Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Str(lit),
@@ -67,13 +82,17 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
                 let shown = quote!(#path).to_string().replace(' ', "");
                 errors.at(
                     path,
-                    format!("unknown argument `{shown}`: `#[plugin]` takes `name = \"...\"` and `log = \"higress\"`"),
+                    format!("unknown argument `{shown}`: `#[plugin]` takes `name = \"...\"`, `log = \"higress\"` and `rule_config = \"merge\"`"),
                 );
             }
         }
     }
     match name {
-        Some(name) => Some(Args { name, higress_log }),
+        Some(name) => Some(Args {
+            name,
+            higress_log,
+            merge_rules,
+        }),
         None => {
             errors.push(syn::Error::new(
                 Span::call_site(),
@@ -168,7 +187,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Err(err) = errors.finish() {
         return with_item(err, quote!(#parsed));
     }
-    let Some(Args { name, higress_log }) = args else {
+    let Some(Args {
+        name,
+        higress_log,
+        merge_rules,
+    }) = args
+    else {
         unreachable!("errors.finish() reports a missing name")
     };
 
@@ -184,7 +208,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 ::gateway_plugin::__private::RuleSet<Self>,
                 ::gateway_plugin::ConfigError,
             > {
-                ::gateway_plugin::__private::parse_rules!(Self, raw)
+                ::gateway_plugin::__private::parse_rules!(Self, raw, #merge_rules)
             }
             #[inline(always)]
             fn handlers() -> ::gateway_plugin::__private::Handlers<Self> {

@@ -186,6 +186,7 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: ParseConfig> ViaParseFn<C> for &&&&Probe<C> {
@@ -200,8 +201,9 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError> {
-            rules::parse(raw, C::parse_config, rule)
+            rules::parse_merging(raw, C::parse_config, rule, merge)
         }
     }
 
@@ -213,6 +215,7 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: DeserializeOwned + Default> ViaSerdeOrDefault<C> for &&&Probe<C> {
@@ -227,10 +230,11 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError> {
             match is_blank(raw) {
                 true => Ok(RuleSet::global(C::default())),
-                false => rules::parse(raw, from_serde_value::<C>, rule),
+                false => rules::parse_merging(raw, from_serde_value::<C>, rule, merge),
             }
         }
     }
@@ -243,6 +247,7 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: DeserializeOwned> ViaSerde<C> for &&Probe<C> {
@@ -257,8 +262,9 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError> {
-            rules::parse(raw, from_serde_value::<C>, rule)
+            rules::parse_merging(raw, from_serde_value::<C>, rule, merge)
         }
     }
 
@@ -270,6 +276,7 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError>;
     }
     impl<C: Default> ViaDefault<C> for &Probe<C> {
@@ -286,6 +293,7 @@ pub mod probe {
             &self,
             raw: &[u8],
             _rule: Option<ParseRuleFn<C>>,
+            _merge: bool,
         ) -> Result<RuleSet<C>, ConfigError> {
             from_default(raw).map(RuleSet::global)
         }
@@ -329,6 +337,7 @@ pub mod probe {
             &self,
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
+            merge: bool,
         ) -> Result<RuleSet<C>, ConfigError>
         where
             C: ConfigSource;
@@ -348,6 +357,7 @@ pub mod probe {
             &self,
             _raw: &[u8],
             _rule: Option<ParseRuleFn<C>>,
+            _merge: bool,
         ) -> Result<RuleSet<C>, ConfigError>
         where
             C: ConfigSource,
@@ -391,14 +401,14 @@ macro_rules! __may_have_rules {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __parse_rules {
-    ($ty:ty, $raw:expr) => {{
+    ($ty:ty, $raw:expr, $merge:expr) => {{
         #[allow(unused_imports)]
         use $crate::__private::config::probe::{
             HasRuleParser as _, NoConfigSource as _, NoRuleParser as _, ViaDefault as _,
             ViaParseFn as _, ViaSerde as _, ViaSerdeOrDefault as _,
         };
         let rule = (&&$crate::__private::config::probe::Probe::<$ty>::new()).rule_parser();
-        (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_rules($raw, rule)
+        (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_rules($raw, rule, $merge)
     }};
 }
 

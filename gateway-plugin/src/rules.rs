@@ -92,12 +92,26 @@ pub type ParseFn<C> = fn(&Value) -> Result<C, ConfigError>;
 /// A parser for a rule given the global config (Go's `ParseOverrideConfig`).
 pub type ParseRuleFn<C> = fn(&Value, &C) -> Result<C, ConfigError>;
 
-/// Splits the configuration into its global part and `_rules_`, and parses
-/// each with `parse` (rules with `parse_rule` when the plugin has one).
-pub fn parse<C>(
+/// [`parse_merging`] without merging (the tests' shorthand).
+#[cfg(test)]
+fn parse<C>(
     raw: &[u8],
     parse: ParseFn<C>,
     parse_rule: Option<ParseRuleFn<C>>,
+) -> Result<RuleSet<C>, ConfigError> {
+    parse_merging(raw, parse, parse_rule, false)
+}
+
+/// Splits the configuration into its global part and `_rules_`, and parses
+/// each with `parse` (rules with `parse_rule` when the plugin has one).
+/// With `merge` (`#[plugin(rule_config = "merge")]`) and no rule parser,
+/// each rule's top-level keys are laid over the global JSON object and the
+/// result is parsed, so a rule states only what it changes.
+pub fn parse_merging<C>(
+    raw: &[u8],
+    parse: ParseFn<C>,
+    parse_rule: Option<ParseRuleFn<C>>,
+    merge: bool,
 ) -> Result<RuleSet<C>, ConfigError> {
     let json = parse_json(raw)?;
     let Value::Object(mut global) = json else {
@@ -118,6 +132,7 @@ pub fn parse<C>(
             ))
         }
     };
+    let global_json = (merge && parse_rule.is_none()).then(|| global.clone());
     let global = match global.is_empty() {
         true => None,
         false => match parse(&Value::Object(global)) {
@@ -159,6 +174,11 @@ pub fn parse<C>(
             ));
         };
         let matcher = Matcher::take_from(&mut body, &place)?;
+        if let Some(global_json) = &global_json {
+            let mut merged = global_json.clone();
+            merged.extend(body);
+            body = merged;
+        }
         let body = Value::Object(body);
         let config = match parse_rule {
             Some(parse_rule) => {
@@ -738,6 +758,27 @@ mod tests {
         // Without rules the same global part is refused.
         let err = parse(br#"{"age": 3}"#, strict, None).err().unwrap();
         assert_eq!(err.to_string(), "invalid configuration at name: missing");
+    }
+
+    #[test]
+    fn merged_rules_state_only_what_they_change() {
+        let doc = br#"{"name": "global", "age": 40,
+            "_rules_": [{"_match_route_": ["r1"], "age": 7}]}"#;
+        let set = parse_merging(doc, parse_custom, None, true).unwrap();
+        let mut r1 = Facts {
+            route: "r1".into(),
+            ..Facts::default()
+        };
+        assert_eq!(
+            *set.select(&mut r1).unwrap(),
+            Custom {
+                name: "global".into(),
+                age: 7
+            }
+        );
+        // Without merging the rule stands alone.
+        let set = parse(doc, parse_custom, None).unwrap();
+        assert_eq!(set.select(&mut r1).unwrap().name, "");
     }
 
     #[test]
