@@ -13,6 +13,10 @@ struct Args {
     higress_log: bool,
     /// `rule_config = "merge"`: rules laid over the global JSON.
     merge_rules: bool,
+    /// `rebuild_after_requests = N` (0: never).
+    rebuild_after_requests: u64,
+    /// `rebuild_max_memory_bytes = M` (0: never).
+    rebuild_max_memory_bytes: u64,
 }
 
 fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
@@ -26,8 +30,29 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
     let mut name: Option<LitStr> = None;
     let mut higress_log = false;
     let mut merge_rules = false;
+    let mut rebuild_after_requests = 0;
+    let mut rebuild_max_memory_bytes = 0;
     for meta in metas {
         match &meta {
+            Meta::NameValue(nv)
+                if nv.path.is_ident("rebuild_after_requests")
+                    || nv.path.is_ident("rebuild_max_memory_bytes") =>
+            {
+                let value = match &nv.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(lit),
+                        ..
+                    }) => lit.base10_parse::<u64>().ok().filter(|n| *n > 0),
+                    _ => None,
+                };
+                match value {
+                    Some(n) if nv.path.is_ident("rebuild_after_requests") => {
+                        rebuild_after_requests = n
+                    }
+                    Some(n) => rebuild_max_memory_bytes = n,
+                    None => errors.at(&nv.value, "expected a number, 1 or more"),
+                }
+            }
             Meta::NameValue(nv) if nv.path.is_ident("rule_config") => match &nv.value {
                 syn::Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Str(lit),
@@ -82,7 +107,7 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
                 let shown = quote!(#path).to_string().replace(' ', "");
                 errors.at(
                     path,
-                    format!("unknown argument `{shown}`: `#[plugin]` takes `name = \"...\"`, `log = \"higress\"` and `rule_config = \"merge\"`"),
+                    format!("unknown argument `{shown}`: `#[plugin]` takes `name = \"...\"`, `log = \"higress\"`, `rule_config = \"merge\"`, `rebuild_after_requests = N` and `rebuild_max_memory_bytes = N`"),
                 );
             }
         }
@@ -92,6 +117,8 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
             name,
             higress_log,
             merge_rules,
+            rebuild_after_requests,
+            rebuild_max_memory_bytes,
         }),
         None => {
             errors.push(syn::Error::new(
@@ -191,6 +218,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         name,
         higress_log,
         merge_rules,
+        rebuild_after_requests,
+        rebuild_max_memory_bytes,
     }) = args
     else {
         unreachable!("errors.finish() reports a missing name")
@@ -202,6 +231,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         impl ::gateway_plugin::__private::Plugin for #ident {
             const NAME: &'static str = #name;
             const HIGRESS_LOG: bool = #higress_log;
+            const REBUILD_AFTER_REQUESTS: u64 = #rebuild_after_requests;
+            const REBUILD_MAX_MEMORY_BYTES: u64 = #rebuild_max_memory_bytes;
             fn parse_config(
                 raw: &[u8],
             ) -> ::core::result::Result<

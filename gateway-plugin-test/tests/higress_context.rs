@@ -97,3 +97,15 @@ fn logs_as_higress_with_plugin_id_and_request_id() {
         vm.logs()
     );
 }
+
+#[test]
+fn every_third_request_asks_for_a_fresh_vm() {
+    let vm = vm();
+    let asked: Vec<bool> = (0..7)
+        .map(|_| {
+            let resp = vm.request(Request::get("/")).unwrap();
+            resp.property("wasm_need_rebuild") == Some(b"true".as_slice())
+        })
+        .collect();
+    assert_eq!(asked, [false, false, true, false, false, true, false]);
+}

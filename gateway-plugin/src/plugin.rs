@@ -74,6 +74,12 @@ pub trait Plugin: Sized + 'static {
     /// `#[plugin(log = "higress")]`: log lines as Higress's Go SDK writes
     /// them, `[name] [plugin-id] [request-id] message`.
     const HIGRESS_LOG: bool = false;
+    /// `#[plugin(rebuild_after_requests = N)]`: ask the gateway for a fresh
+    /// VM after N requests (Go's `WithRebuildAfterRequests`); 0: never.
+    const REBUILD_AFTER_REQUESTS: u64 = 0;
+    /// `#[plugin(rebuild_max_memory_bytes = M)]`: ask for a fresh VM once
+    /// the VM's memory reaches M bytes (Go's `WithRebuildMaxMemBytes`).
+    const REBUILD_MAX_MEMORY_BYTES: u64 = 0;
     /// Builds the config (global and per-rule) from the raw configuration
     /// the gateway sends.
     fn parse_config(raw: &[u8]) -> Result<RuleSet<Self>, ConfigError>;
@@ -230,6 +236,35 @@ macro_rules! __handlers {
             stream_done: (&&Probe::<$ty>::new()).stream_done(),
         }
     }};
+}
+
+thread_local! {
+    /// Requests since the VM started (or last asked for a rebuild).
+    static REQUESTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Go's rebuild options: at request headers, count the request and read the
+/// VM's memory (property `plugin_vm_memory`, 8 bytes little-endian); past
+/// a limit, set `wasm_need_rebuild` to `true` (Higress then replaces the VM
+/// between requests).
+fn rebuild_check<P: Plugin>() {
+    let mut rebuild = false;
+    if P::REBUILD_AFTER_REQUESTS > 0 {
+        let n = REQUESTS.with(|r| r.get() + 1);
+        rebuild = n >= P::REBUILD_AFTER_REQUESTS;
+        REQUESTS.with(|r| r.set(if rebuild { 0 } else { n }));
+    }
+    if P::REBUILD_MAX_MEMORY_BYTES > 0 && !rebuild {
+        if let Ok(Some(bytes)) = host::get_property(&["plugin_vm_memory"]) {
+            if let Ok(bytes) = <[u8; 8]>::try_from(bytes.as_slice()) {
+                rebuild = u64::from_le_bytes(bytes) >= P::REBUILD_MAX_MEMORY_BYTES;
+            }
+        }
+    }
+    if rebuild {
+        log::info!("asking the gateway for a fresh VM (wasm_need_rebuild)");
+        let _ = host::set_property(&["wasm_need_rebuild"], b"true");
+    }
 }
 
 /// Whether any handler (phase or tick) is async. Constant per plugin, so the
@@ -713,6 +748,9 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
         let handlers = P::handlers();
         if uses_executor::<P>() {
             executor::run_pending(self.context_id);
+        }
+        if P::REBUILD_AFTER_REQUESTS > 0 || P::REBUILD_MAX_MEMORY_BYTES > 0 {
+            rebuild_check::<P>();
         }
         if P::HIGRESS_LOG {
             // As Go's SDK: the request id, where Higress's log lines read it.
