@@ -95,3 +95,31 @@ fn a_route_cluster_callout_reaches_the_routes_own_cluster() {
     assert_eq!(echo["headers"]["x-callout-status"], "200", "{echo}");
     assert_eq!(backend.requests(), 2, "the callout and the request");
 }
+
+#[test]
+fn route_rules_example_serves_a_value_per_route_domain_and_service() {
+    let backend = EchoBackend::start();
+    let envoy = Envoy::start(
+        EnvoyConfig::new("route-rules", backend.port())
+            .configuration(json!({"value": "default", "_rules_": [
+                {"_match_route_": ["mock-route"], "value": "by-route"},
+                {"_match_domain_": ["*.mock.example"], "value": "by-domain"},
+                {"_match_service_": ["svc.static"], "value": "by-service"},
+            ]}))
+            .cluster(SERVICE_CLUSTER, backend.port())
+            .virtual_hosts(virtual_hosts()),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    for (path, host, expected) in [
+        ("/by-route", None, "by-route"),
+        ("/", Some("a.mock.example"), "by-domain"),
+        ("/by-service", None, "by-service"),
+        ("/", None, "default"),
+    ] {
+        let echo = get(&envoy, path, host).json();
+        assert_eq!(
+            echo["headers"]["x-served-by"], expected,
+            "{path} {host:?}: {echo}"
+        );
+    }
+}
