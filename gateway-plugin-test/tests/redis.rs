@@ -242,3 +242,25 @@ fn set_nx_with_a_ttl_takes_a_lock_once() {
         .unwrap();
     assert!((1..=60).contains(&ttl), "TTL {ttl}");
 }
+
+#[test]
+fn ratelimit_treats_an_impossible_count_as_a_redis_failure() {
+    let redis = RedisServer::start();
+    let vm = ratelimit(&redis, 10);
+    not_at_a_minutes_end();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let key = (now - now % 60).to_string();
+    // A hostile (or broken) Redis: the count is far below zero.
+    assert_eq!(
+        redis
+            .command(&["SET", &key, &i64::MIN.to_string()])
+            .as_deref(),
+        Some("+OK")
+    );
+    let resp = vm.request(Request::get("/")).unwrap();
+    assert_eq!(resp.status(), 430, "{}", resp.text());
+    assert!(resp.upstream_request().is_none());
+}

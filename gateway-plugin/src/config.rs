@@ -73,8 +73,11 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// An empty configuration: nothing, whitespace, or the literal `null`
+/// (gateways send any of them for "no configuration"; all mean the same).
 fn is_blank(raw: &[u8]) -> bool {
-    raw.iter().all(u8::is_ascii_whitespace)
+    let trimmed = raw.trim_ascii();
+    trimmed.is_empty() || trimmed == b"null"
 }
 
 /// Parses the raw configuration as JSON; an empty one reads as `{}`.
@@ -513,6 +516,23 @@ mod tests {
         assert_eq!(__parse_config!(NoConfig, b" { } ").unwrap(), NoConfig);
         let err = __parse_config!(NoConfig, br#"{"a": 1}"#).unwrap_err();
         assert!(err.to_string().contains("takes no configuration"), "{err}");
+    }
+
+    #[test]
+    fn null_is_the_empty_configuration_and_a_list_is_refused() {
+        for raw in [&b""[..], b"  ", b"null", b" null\n"] {
+            let rules = __parse_rules!(MyConfig, raw, false).unwrap();
+            assert_eq!(
+                **rules.global_config().unwrap(),
+                MyConfig::default(),
+                "{raw:?}"
+            );
+        }
+        let err = __parse_rules!(MyConfig, b"[true]", false).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: the configuration must be a JSON object, not a list"
+        );
     }
 
     #[test]

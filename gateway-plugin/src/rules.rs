@@ -115,6 +115,13 @@ pub fn parse_merging<C>(
 ) -> Result<RuleSet<C>, ConfigError> {
     let json = parse_json(raw)?;
     let Value::Object(mut global) = json else {
+        if json.is_array() {
+            // serde would read a list as a struct's fields in order
+            // (`[true]` for `{"mockEnable": true}`): not a configuration.
+            return Err(ConfigError::new(
+                "the configuration must be a JSON object, not a list",
+            ));
+        }
         // Not an object: the plugin's parser says what it thinks of it.
         return parse(&json).map(RuleSet::global);
     };

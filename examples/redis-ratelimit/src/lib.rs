@@ -64,7 +64,12 @@ async fn on_request_headers(ctx: &mut HttpContext, config: &RateLimit) -> Action
         .unwrap_or(0);
     let time_stamp = (now - now % 60).to_string();
     let count = match config.redis.incr(&time_stamp).await {
-        Ok(count) => count,
+        // INCR answers 1 or more; anything else is a Redis we cannot trust.
+        Ok(count) if count >= 1 => count,
+        Ok(count) => {
+            log::error!("call redis error: INCR answered {count}");
+            return ctx.send_response(430, &[], b"Redis is unavailable\n");
+        }
         Err(err) => {
             log::error!("call redis error: {err}");
             return ctx.send_response(430, &[], b"Redis is unavailable\n");
@@ -81,7 +86,7 @@ async fn on_request_headers(ctx: &mut HttpContext, config: &RateLimit) -> Action
     }
     ctx.set(Quota {
         time_stamp,
-        left: config.qpm - count,
+        left: config.qpm.saturating_sub(count),
     });
     Action::Continue
 }
