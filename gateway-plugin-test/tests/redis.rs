@@ -264,3 +264,49 @@ fn ratelimit_treats_an_impossible_count_as_a_redis_failure() {
     assert_eq!(resp.status(), 430, "{}", resp.text());
     assert!(resp.upstream_request().is_none());
 }
+
+#[test]
+fn noauth_makes_one_re_init_and_one_retry_as_go_does() {
+    let redis = RedisServer::start();
+    let vm = chain(&redis, json!({}));
+    let incr = || {
+        vm.request(Request::get("/").header("authorization", "carol"))
+            .unwrap()
+    };
+    assert_eq!(incr().status(), 200);
+    // Redis starts requiring a password the plugin does not have: the
+    // host's next connection is refused commands with NOAUTH.
+    assert!(redis
+        .command(&["CLIENT", "KILL", "TYPE", "normal"])
+        .is_some());
+    assert_eq!(
+        redis
+            .command(&["CONFIG", "SET", "requirepass", "pw"])
+            .as_deref(),
+        Some("+OK")
+    );
+    let inits_before = vm.redis_inits().len();
+    let noauth = (0..3)
+        .map(|_| incr())
+        .find(|resp| resp.text().contains("NOAUTH"))
+        .expect("a NOAUTH answer");
+    assert_eq!(noauth.status(), 502, "{}", noauth.text());
+    assert_eq!(
+        noauth.text(),
+        "incr: Redis error: NOAUTH Authentication required."
+    );
+    // Exactly one re-init and one retry for that command.
+    assert_eq!(
+        vm.redis_inits().len(),
+        inits_before + 1,
+        "{:?}",
+        vm.redis_inits()
+    );
+    assert!(
+        vm.logs()
+            .iter()
+            .any(|l| l.contains("Redis answered NOAUTH: initialising again, retrying once")),
+        "{:?}",
+        vm.logs()
+    );
+}

@@ -29,6 +29,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 /// A Redis client for one cluster, made in `#[parse_config]` and kept in the
@@ -66,8 +67,9 @@ pub struct RedisClient {
     cluster: String,
     initialised: Cell<bool>,
     /// What the last `init` asked for, to retry it before the next command
-    /// when the gateway refused it (as Go's SDK does).
-    init_args: RefCell<Option<InitArgs>>,
+    /// when the gateway refused it, and once on a `NOAUTH` reply (as Go's
+    /// SDK does).
+    init_args: RefCell<Option<Rc<InitArgs>>>,
 }
 
 struct InitArgs {
@@ -75,6 +77,19 @@ struct InitArgs {
     username: String,
     password: String,
     timeout_ms: u32,
+}
+
+impl InitArgs {
+    /// `proxy_redis_init`; the host's status on failure.
+    fn send(&self) -> Result<(), u32> {
+        host::redis_init(
+            &self.cluster,
+            &self.username,
+            &self.password,
+            self.timeout_ms,
+        )
+        .map_err(|err| err.status)
+    }
 }
 
 /// Options of [`RedisClient::init_with`], as Go's `WithDataBase`,
@@ -275,12 +290,12 @@ impl RedisClient {
         password: &str,
         timeout_ms: u32,
     ) -> Result<(), RedisError> {
-        *self.init_args.borrow_mut() = Some(InitArgs {
+        *self.init_args.borrow_mut() = Some(Rc::new(InitArgs {
             cluster,
             username: username.to_string(),
             password: password.to_string(),
             timeout_ms,
-        });
+        }));
         self.retry_init()
     }
 
@@ -292,19 +307,14 @@ impl RedisClient {
                 cluster: self.cluster.clone(),
             });
         };
-        match host::redis_init(
-            &args.cluster,
-            &args.username,
-            &args.password,
-            args.timeout_ms,
-        ) {
+        match args.send() {
             Ok(()) => {
                 self.initialised.set(true);
                 Ok(())
             }
-            Err(err) => Err(RedisError::Dispatch {
+            Err(status) => Err(RedisError::Dispatch {
                 cluster: self.cluster.clone(),
-                status: err.status,
+                status,
             }),
         }
     }
@@ -325,7 +335,12 @@ impl RedisClient {
                 cluster: self.cluster.clone(),
             })
         };
-        RedisCall { state, convert }
+        let reinit = self.init_args.borrow().clone();
+        RedisCall {
+            state,
+            convert,
+            reinit,
+        }
     }
 
     /// Any command, e.g. `client.command(&["SET", "k", "v", "EX", "10"])`;
@@ -716,8 +731,15 @@ fn pairs(value: RespValue) -> Result<Vec<(String, String)>, RedisError> {
 // ---- the future -------------------------------------------------------------------------
 
 enum CallState {
-    Ready { cluster: String, query: Vec<u8> },
-    Waiting(executor::CalloutId),
+    Ready {
+        cluster: String,
+        query: Vec<u8>,
+    },
+    /// Sent; `retry` keeps the command for one re-send after a `NOAUTH`.
+    Waiting {
+        id: executor::CalloutId,
+        retry: Option<(String, Vec<u8>)>,
+    },
     Failed(RedisError),
     Done,
 }
@@ -727,6 +749,8 @@ enum CallState {
 pub struct RedisCall<T> {
     state: CallState,
     convert: fn(RespValue) -> Result<T, RedisError>,
+    /// The client's init, for Go's single re-init and retry on `NOAUTH`.
+    reinit: Option<Rc<InitArgs>>,
 }
 
 impl<T> RedisCall<T> {
@@ -747,24 +771,28 @@ impl<T> Future for RedisCall<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match std::mem::replace(&mut self.state, CallState::Done) {
             CallState::Ready { cluster, query } => {
-                match executor::dispatch_redis_call(&cluster, &query, cx.waker()) {
-                    Ok(token) => {
-                        self.state = CallState::Waiting(token);
-                        Poll::Pending
-                    }
-                    Err(DispatchError::NotInHandler) => Poll::Ready(Err(RedisError::NotInHandler)),
-                    Err(DispatchError::Refused(status)) => {
-                        Poll::Ready(Err(RedisError::Dispatch { cluster, status }))
+                let keep = self.reinit.is_some();
+                self.send(cluster, query, keep, cx)
+            }
+            CallState::Waiting { id, retry } => match executor::take_outcome(id, cx.waker()) {
+                Some(Outcome::Redis(Ok(reply))) if reply.starts_with(b"-NOAUTH") => {
+                    match (retry, self.reinit.clone()) {
+                        (Some((cluster, query)), Some(reinit)) => {
+                            log::warn!("Redis answered NOAUTH: initialising again, retrying once");
+                            if let Err(status) = reinit.send() {
+                                log::warn!("Redis init failed again (status {status})");
+                            }
+                            self.send(cluster, query, false, cx)
+                        }
+                        _ => Poll::Ready(self.finish(Ok(reply))),
                     }
                 }
-            }
-            CallState::Waiting(token) => match executor::take_outcome(token, cx.waker()) {
                 Some(Outcome::Redis(reply)) => Poll::Ready(self.finish(reply)),
                 Some(Outcome::Http(_)) => {
                     Poll::Ready(Err(RedisError::BadReply(RespError::Malformed(0))))
                 }
                 None => {
-                    self.state = CallState::Waiting(token);
+                    self.state = CallState::Waiting { id, retry };
                     Poll::Pending
                 }
             },
@@ -774,10 +802,33 @@ impl<T> Future for RedisCall<T> {
     }
 }
 
+impl<T> RedisCall<T> {
+    /// Dispatches the command; keeps it for one retry if `keep`.
+    fn send(
+        &mut self,
+        cluster: String,
+        query: Vec<u8>,
+        keep: bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, RedisError>> {
+        match executor::dispatch_redis_call(&cluster, &query, cx.waker()) {
+            Ok(id) => {
+                let retry = keep.then_some((cluster, query));
+                self.state = CallState::Waiting { id, retry };
+                Poll::Pending
+            }
+            Err(DispatchError::NotInHandler) => Poll::Ready(Err(RedisError::NotInHandler)),
+            Err(DispatchError::Refused(status)) => {
+                Poll::Ready(Err(RedisError::Dispatch { cluster, status }))
+            }
+        }
+    }
+}
+
 impl<T> Drop for RedisCall<T> {
     fn drop(&mut self) {
-        if let CallState::Waiting(token) = self.state {
-            executor::forget(token);
+        if let CallState::Waiting { id, .. } = &self.state {
+            executor::forget(*id);
         }
     }
 }
