@@ -310,3 +310,26 @@ fn noauth_makes_one_re_init_and_one_retry_as_go_does() {
         vm.logs()
     );
 }
+
+#[test]
+fn the_typed_commands_of_gos_table_against_a_real_redis() {
+    let redis = RedisServer::start();
+    let vm = chain(&redis, json!({}));
+    let resp = vm
+        .request(Request::get("/commands").header("authorization", "dave"))
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    assert_eq!(
+        resp.json(),
+        json!({
+            "mget": ["1", "2", null], "decr_by": -4, "persist": true, "linsert": 3,
+            "lrange": ["w", "x", "y", "z"], "lindex": "x", "lpop": "w", "lrem": 1,
+            "hmget": ["1", null], "hincr": "1.5", "hexists": true, "hdel": 1, "hlen": 1,
+            "hkeys": ["f"], "hvals": ["1.5"], "sinter": ["b"], "sdiff": ["a"],
+            "sunion": ["a", "b", "c"], "sunion_store": 3, "sinter_store": 1, "sdiff_store": 1,
+            "sismember": true, "srem": 1, "scard": 1, "zcount": 2,
+            "zrevrank": 1, "zrank": null, "zscore": "2", "zincr": "2",
+            "zrevrange": ["two", "one"], "zrem": 1, "zcard": 1,
+        })
+    );
+}

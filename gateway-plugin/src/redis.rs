@@ -506,6 +506,86 @@ impl RedisClient {
         self.call(&["ZREM", key, member], integer)
     }
 
+    /// `LINSERT key BEFORE pivot value`: the list's new length (-1: no pivot).
+    pub fn linsert_before(&self, key: &str, pivot: &str, value: &str) -> RedisCall<i64> {
+        self.call(&["LINSERT", key, "BEFORE", pivot, value], integer)
+    }
+
+    /// `LINSERT key AFTER pivot value`: the list's new length (-1: no pivot).
+    pub fn linsert_after(&self, key: &str, pivot: &str, value: &str) -> RedisCall<i64> {
+        self.call(&["LINSERT", key, "AFTER", pivot, value], integer)
+    }
+
+    /// `HINCRBYFLOAT key field by`: the new value, as Redis writes it.
+    pub fn hincr_by_float(&self, key: &str, field: &str, by: f64) -> RedisCall<Option<String>> {
+        self.call(
+            &["HINCRBYFLOAT", key, field, &by.to_string()],
+            optional_string,
+        )
+    }
+
+    /// `HMSET key field value ...`.
+    pub fn hmset(&self, key: &str, pairs: &[(&str, &str)]) -> RedisCall<()> {
+        let mut args = vec!["HMSET", key];
+        for (field, value) in pairs {
+            args.push(field);
+            args.push(value);
+        }
+        self.call(&args, ok)
+    }
+
+    fn set_op(&self, command: &'static str, keys: &[&str]) -> RedisCall<Vec<String>> {
+        let mut args = vec![command];
+        args.extend_from_slice(keys);
+        self.call(&args, strings)
+    }
+
+    fn set_op_store(&self, command: &'static str, dest: &str, keys: &[&str]) -> RedisCall<i64> {
+        let mut args = vec![command, dest];
+        args.extend_from_slice(keys);
+        self.call(&args, integer)
+    }
+
+    /// `SDIFF key...`.
+    pub fn sdiff(&self, keys: &[&str]) -> RedisCall<Vec<String>> {
+        self.set_op("SDIFF", keys)
+    }
+
+    /// `SDIFFSTORE destination key...`: the size of the stored set.
+    pub fn sdiff_store(&self, destination: &str, keys: &[&str]) -> RedisCall<i64> {
+        self.set_op_store("SDIFFSTORE", destination, keys)
+    }
+
+    /// `SINTER key...`.
+    pub fn sinter(&self, keys: &[&str]) -> RedisCall<Vec<String>> {
+        self.set_op("SINTER", keys)
+    }
+
+    /// `SINTERSTORE destination key...`: the size of the stored set.
+    pub fn sinter_store(&self, destination: &str, keys: &[&str]) -> RedisCall<i64> {
+        self.set_op_store("SINTERSTORE", destination, keys)
+    }
+
+    /// `SUNION key...`.
+    pub fn sunion(&self, keys: &[&str]) -> RedisCall<Vec<String>> {
+        self.set_op("SUNION", keys)
+    }
+
+    /// `SUNIONSTORE destination key...`: the size of the stored set.
+    pub fn sunion_store(&self, destination: &str, keys: &[&str]) -> RedisCall<i64> {
+        self.set_op_store("SUNIONSTORE", destination, keys)
+    }
+
+    /// `ZCOUNT key min max` (`min`/`max` as Redis takes them: `-inf`, `(5`, ...).
+    pub fn zcount(&self, key: &str, min: &str, max: &str) -> RedisCall<i64> {
+        self.call(&["ZCOUNT", key, min, max], integer)
+    }
+
+    /// `ZREVRANK key member`: `None` if not a member.
+    pub fn zrevrank(&self, key: &str, member: &str) -> RedisCall<Option<i64>> {
+        self.call(&["ZREVRANK", key, member], optional_integer)
+    }
+
     /// `ZREVRANGE key start stop`.
     pub fn zrevrange(&self, key: &str, start: i64, stop: i64) -> RedisCall<Vec<String>> {
         self.call(
