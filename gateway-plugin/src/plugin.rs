@@ -402,10 +402,9 @@ impl<P: Plugin> RootContext for Root<P> {
         }))
     }
 
-    fn on_queue_ready(&mut self, queue_id: u32) {
-        if queue_id == executor::SDK_ROOT_MARKER_QUEUE {
-            // Not a queue: the executor pointing the SDK at this root.
-        }
+    fn on_queue_ready(&mut self, _queue_id: u32) {
+        // The executor calls this with `SDK_ROOT_MARKER_QUEUE` only to point
+        // the SDK at this root; the framework has no queues of its own.
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -843,8 +843,6 @@ impl<T> RedisCall<T> {
     }
 }
 
-impl<T> Unpin for RedisCall<T> {}
-
 impl<T> Future for RedisCall<T> {
     type Output = Result<T, RedisError>;
 
