@@ -145,3 +145,48 @@ fn a_configuration_refused_for_a_second_root_leaves_the_first_working() {
         &vm,
     );
 }
+
+/// A root deleted while its stream-done tasks still wait on callouts (made
+/// on its behalf): those callouts fail, the tasks finish with the error at
+/// the next request, and nothing is left behind or trapped.
+#[test]
+fn a_deleted_roots_waiting_stream_done_callouts_fail_cleanly() {
+    let vm = Host::load(plugin_wasm("callout-chain"))
+        .unwrap()
+        .cluster_fn(TOKEN_CLUSTER, |req| {
+            let who = req.header("authorization").unwrap_or("anonymous");
+            Response::new(200).header("x-token", &format!("token-for-{who}"))
+        })
+        .log_level("debug")
+        .configure(serde_json::Value::Null)
+        .unwrap();
+    for seed in 1..=4u64 {
+        let b = vm.add_root(serde_json::Value::Null).unwrap();
+        let requests = (0..20)
+            .map(|i| {
+                Request::post("/")
+                    .header("authorization", &format!("user-{i}"))
+                    .body(format!("hello-{i}"))
+                    .root(if i % 2 == 0 { RootId::FIRST } else { b })
+            })
+            .collect();
+        for resp in vm.requests_removing_root(requests, b, seed).unwrap() {
+            assert_eq!(resp.status(), 200, "seed {seed}: {}", resp.text());
+        }
+        // The next requests run what the deletion woke.
+        for resp in vm
+            .requests((0..4).map(|_| Request::get("/")).collect())
+            .unwrap()
+        {
+            assert_eq!(resp.status(), 200);
+        }
+    }
+    assert!(
+        vm.logs()
+            .iter()
+            .any(|l| l.contains("cancelled: its plugin configuration was removed")),
+        "no stream-done callout was waiting when its root went: {:?}",
+        vm.logs()
+    );
+    assert_no_panic_and_nothing_left(&vm);
+}

@@ -172,9 +172,9 @@ pub(crate) fn add_root(context_id: u32) {
 /// behalf: their tasks get an error and run at the next callback (not here:
 /// the SDK holds its tables while it deletes a context).
 pub(crate) fn remove_root(context_id: u32) {
-    with(|e| {
+    let wake = with(|e| {
         e.roots.borrow_mut().retain(|root| *root != context_id);
-        let mut ready = e.ready.borrow_mut();
+        let mut wake = Vec::new();
         for (id, callout) in e.callouts.borrow_mut().iter_mut() {
             if callout.root != context_id || callout.outcome.is_some() {
                 continue;
@@ -184,12 +184,17 @@ pub(crate) fn remove_root(context_id: u32) {
                 Expect::Redis => Outcome::Redis(Err(STATUS_ROOT_DELETED)),
             });
             log::debug!("callout {id:?} cancelled: its plugin configuration was removed");
-            match callout.waker.take() {
-                Some(waker) => waker.wake(),
-                None => ready.push(callout.task),
-            }
+            wake.push((callout.waker.take(), callout.task));
         }
+        wake
     });
+    // Woken outside the borrows: a waker pushes onto the ready list.
+    for (waker, task) in wake {
+        match waker {
+            Some(waker) => waker.wake(),
+            None => with(|e| e.ready.borrow_mut().push(task)),
+        }
+    }
 }
 
 /// How many root contexts are live.
@@ -569,6 +574,13 @@ mod tests {
         insert_callout(CalloutId::http(1), 10, 1, Expect::Http { max_body: 10 });
         insert_callout(CalloutId::redis(2), 11, 2, Expect::Redis);
         insert_callout(CalloutId::http(3), 12, 2, Expect::Http { max_body: 10 });
+        // A waiting callout has its task's waker: waking it must not touch
+        // the tables remove_root holds.
+        with(|e| {
+            if let Some(callout) = e.callouts.borrow_mut().get_mut(&CalloutId::http(3)) {
+                callout.waker = Some(waker(12));
+            }
+        });
         remove_root(2);
         assert_eq!(root_count(), 1);
         // A task whose root is gone makes its callouts as a live one.
