@@ -585,6 +585,11 @@ impl<P: Plugin> Stream<P> {
         end_of_stream: bool,
         direction: Direction,
     ) -> Action {
+        // No config (no rule matched and no global one): the plugin leaves
+        // the stream alone, and nothing is buffered.
+        let Some(config) = self.config.clone() else {
+            return Action::Continue;
+        };
         if !end_of_stream {
             // Pause on a body chunk = StopIterationAndBuffer.
             return Action::Pause;
@@ -592,9 +597,6 @@ impl<P: Plugin> Stream<P> {
         if std::mem::replace(&mut self.body_handled[direction.index()], true) {
             return Action::Continue;
         }
-        let Some(config) = self.config.clone() else {
-            return Action::Continue;
-        };
         let Some(ctx) = self.context() else {
             log::warn!(
                 "the {} body arrived while a handler is still waiting",
