@@ -333,3 +333,21 @@ fn the_typed_commands_of_gos_table_against_a_real_redis() {
         })
     );
 }
+
+#[test]
+fn a_reply_over_the_clients_limit_is_an_error_and_is_not_read() {
+    let redis = RedisServer::start();
+    let big = "x".repeat(4096);
+    assert_eq!(redis.command(&["SET", "big", &big]).as_deref(), Some("+OK"));
+    let get_big = |vm: &Vm| vm.request(Request::get("/big")).unwrap();
+    // Within the default limit (16 MiB): read.
+    let resp = get_big(&chain(&redis, json!({})));
+    assert_eq!((resp.status(), resp.text()), (200, "4096".to_string()));
+    // Over a 1 KiB limit: an error naming the sizes.
+    let resp = get_big(&chain(&redis, json!({"maxReply": 1024})));
+    assert_eq!(resp.status(), 502);
+    assert_eq!(
+        resp.text(),
+        "get big: Redis reply of 4105 bytes is over the limit of 1024 (RedisClient::max_reply_size)"
+    );
+}

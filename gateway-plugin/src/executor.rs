@@ -69,16 +69,17 @@ pub(crate) enum Outcome {
     Http(Result<HttpResponse, HttpCallError>),
     /// The raw RESP reply, or the host's status when there is none.
     Redis(Result<Vec<u8>, u32>),
+    /// A Redis reply of this many bytes, over the call's limit (not read).
+    RedisTooLarge(usize),
 }
 
 /// What to read when a callout is answered.
 #[derive(Clone, Copy)]
 pub(crate) enum Expect {
     /// An HTTP response with a body of at most this many bytes.
-    Http {
-        max_body: usize,
-    },
-    Redis,
+    Http { max_body: usize },
+    /// A Redis reply of at most this many bytes.
+    Redis { max_reply: usize },
 }
 
 struct Callout {
@@ -106,7 +107,7 @@ impl CalloutId {
     fn of(expect: Expect, token: u32) -> CalloutId {
         match expect {
             Expect::Http { .. } => CalloutId::http(token),
-            Expect::Redis => CalloutId::redis(token),
+            Expect::Redis { .. } => CalloutId::redis(token),
         }
     }
 }
@@ -181,7 +182,7 @@ pub(crate) fn remove_root(context_id: u32) {
             }
             callout.outcome = Some(match callout.expect {
                 Expect::Http { .. } => Outcome::Http(Err(HttpCallError::NoResponse)),
-                Expect::Redis => Outcome::Redis(Err(STATUS_ROOT_DELETED)),
+                Expect::Redis { .. } => Outcome::Redis(Err(STATUS_ROOT_DELETED)),
             });
             log::debug!("callout {id:?} cancelled: its plugin configuration was removed");
             wake.push((callout.waker.take(), callout.task));
@@ -425,9 +426,10 @@ pub(crate) fn dispatch_http_call(
 pub(crate) fn dispatch_redis_call(
     cluster: &str,
     query: &[u8],
+    max_reply: usize,
     waker: &Waker,
 ) -> Result<CalloutId, DispatchError> {
-    dispatch(Expect::Redis, waker, || {
+    dispatch(Expect::Redis { max_reply }, waker, || {
         host::dispatch_redis_call(cluster, query)
     })
 }
@@ -473,7 +475,7 @@ pub(crate) fn on_http_call_response(
             num_trailers,
             max_body,
         )),
-        Expect::Redis => Outcome::Http(Err(HttpCallError::BadResponse(
+        Expect::Redis { .. } => Outcome::Http(Err(HttpCallError::BadResponse(
             "an HTTP answer to a Redis call".to_string(),
         ))),
     });
@@ -482,11 +484,15 @@ pub(crate) fn on_http_call_response(
 /// The host's answer to a Redis call (Higress's extension): `status` 0 and
 /// the reply in the Redis buffer, or the host's error status.
 pub(crate) fn on_redis_call_response(caller: u32, token: u32, status: u32, response_size: usize) {
-    answered(caller, CalloutId::redis(token), |_| {
-        Outcome::Redis(match status {
+    answered(caller, CalloutId::redis(token), |expect| match expect {
+        // Not read at all: a huge reply must not grow the VM's memory.
+        Expect::Redis { max_reply } if status == 0 && response_size > max_reply => {
+            Outcome::RedisTooLarge(response_size)
+        }
+        _ => Outcome::Redis(match status {
             0 => host::get_redis_reply(response_size).map_err(|err| err.status),
             status => Err(status),
-        })
+        }),
     });
 }
 
@@ -558,7 +564,7 @@ mod tests {
     fn http_and_redis_tokens_do_not_collide() {
         let w = waker(3);
         insert_callout(CalloutId::http(5), 3, 1, Expect::Http { max_body: 10 });
-        insert_callout(CalloutId::redis(5), 4, 1, Expect::Redis);
+        insert_callout(CalloutId::redis(5), 4, 1, Expect::Redis { max_reply: 10 });
         assert_eq!(live_counts(), (0, 2));
         forget(CalloutId::http(5));
         assert!(take_outcome(CalloutId::redis(5), &w).is_none());
@@ -572,7 +578,7 @@ mod tests {
         add_root(2);
         assert_eq!(live_root(1), Some(1));
         insert_callout(CalloutId::http(1), 10, 1, Expect::Http { max_body: 10 });
-        insert_callout(CalloutId::redis(2), 11, 2, Expect::Redis);
+        insert_callout(CalloutId::redis(2), 11, 2, Expect::Redis { max_reply: 10 });
         insert_callout(CalloutId::http(3), 12, 2, Expect::Http { max_body: 10 });
         // A waiting callout has its task's waker: waking it must not touch
         // the tables remove_root holds.

@@ -290,9 +290,11 @@ impl Future for HttpCall {
             }
             CallState::Waiting(token) => match executor::take_outcome(token, cx.waker()) {
                 Some(executor::Outcome::Http(outcome)) => Poll::Ready(outcome),
-                Some(executor::Outcome::Redis(_)) => Poll::Ready(Err(HttpCallError::BadResponse(
-                    "a Redis answer to an HTTP call".to_string(),
-                ))),
+                Some(executor::Outcome::Redis(_) | executor::Outcome::RedisTooLarge(_)) => {
+                    Poll::Ready(Err(HttpCallError::BadResponse(
+                        "a Redis answer to an HTTP call".to_string(),
+                    )))
+                }
                 None => {
                     self.state = CallState::Waiting(token);
                     Poll::Pending

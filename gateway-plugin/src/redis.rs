@@ -65,6 +65,8 @@ use std::task::{Context, Poll};
 /// ```
 pub struct RedisClient {
     cluster: String,
+    /// The largest reply read (see [`max_reply_size`](Self::max_reply_size)).
+    max_reply: usize,
     initialised: Cell<bool>,
     /// What the last `init` asked for, to retry it before the next command
     /// when the gateway refused it, and once on a `NOAUTH` reply (as Go's
@@ -168,6 +170,7 @@ impl fmt::Debug for RedisClient {
 
 /// Why a Redis command failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RedisError {
     /// `init` was not called (or failed) for this client.
     NotInitialised {
@@ -198,6 +201,14 @@ pub enum RedisError {
     },
     /// The reply is not valid RESP.
     BadReply(RespError),
+    /// The reply is larger than the client's
+    /// [`max_reply_size`](RedisClient::max_reply_size); it was not read.
+    ReplyTooLarge {
+        /// The reply's size in bytes.
+        size: usize,
+        /// The client's limit.
+        limit: usize,
+    },
     /// The command was awaited outside a handler (at configure time, say):
     /// there is no stream for the answer to resume.
     NotInHandler,
@@ -227,6 +238,10 @@ impl fmt::Display for RedisError {
                 write!(f, "unexpected Redis reply: expected {expected}, got {got}")
             }
             RedisError::BadReply(err) => write!(f, "unreadable Redis reply: {err}"),
+            RedisError::ReplyTooLarge { size, limit } => write!(
+                f,
+                "Redis reply of {size} bytes is over the limit of {limit} (RedisClient::max_reply_size)"
+            ),
             RedisError::NotInHandler => write!(
                 f,
                 "Redis commands can only be awaited inside a phase handler, not at configure time"
@@ -243,9 +258,17 @@ impl RedisClient {
         ON_REPLY.with(|handler| handler.set(Some(executor::on_redis_call_response)));
         RedisClient {
             cluster: cluster.cluster_name(),
+            max_reply: DEFAULT_MAX_REPLY,
             initialised: Cell::new(false),
             init_args: RefCell::new(None),
         }
+    }
+
+    /// Sets the largest reply read (default 16 MiB, as `HttpClient`'s
+    /// bodies); a larger one is [`RedisError::ReplyTooLarge`], not read.
+    pub fn max_reply_size(mut self, bytes: usize) -> Self {
+        self.max_reply = bytes;
+        self
     }
 
     /// The Envoy cluster the commands go to.
@@ -340,6 +363,7 @@ impl RedisClient {
             state,
             convert,
             reinit,
+            max_reply: self.max_reply,
         }
     }
 
@@ -831,6 +855,7 @@ pub struct RedisCall<T> {
     convert: fn(RespValue) -> Result<T, RedisError>,
     /// The client's init, for Go's single re-init and retry on `NOAUTH`.
     reinit: Option<Rc<InitArgs>>,
+    max_reply: usize,
 }
 
 impl<T> RedisCall<T> {
@@ -866,6 +891,10 @@ impl<T> Future for RedisCall<T> {
                     }
                 }
                 Some(Outcome::Redis(reply)) => Poll::Ready(self.finish(reply)),
+                Some(Outcome::RedisTooLarge(size)) => Poll::Ready(Err(RedisError::ReplyTooLarge {
+                    size,
+                    limit: self.max_reply,
+                })),
                 Some(Outcome::Http(_)) => {
                     Poll::Ready(Err(RedisError::BadReply(RespError::Malformed(0))))
                 }
@@ -889,7 +918,7 @@ impl<T> RedisCall<T> {
         keep: bool,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, RedisError>> {
-        match executor::dispatch_redis_call(&cluster, &query, cx.waker()) {
+        match executor::dispatch_redis_call(&cluster, &query, self.max_reply, cx.waker()) {
             Ok(id) => {
                 let retry = keep.then_some((cluster, query));
                 self.state = CallState::Waiting { id, retry };
@@ -912,6 +941,9 @@ impl<T> Drop for RedisCall<T> {
 }
 
 type ReplyHandler = fn(u32, u32, u32, usize);
+
+/// The default largest Redis reply read: 16 MiB.
+const DEFAULT_MAX_REPLY: usize = 16 << 20;
 
 thread_local! {
     // Set by the first `RedisClient`: the export below then reaches the
@@ -985,6 +1017,7 @@ mod tests {
     fn error_replies_and_missing_replies_are_errors() {
         let client = RedisClient {
             cluster: "c".into(),
+            max_reply: DEFAULT_MAX_REPLY,
             initialised: Cell::new(true),
             init_args: RefCell::new(None),
         };
