@@ -543,7 +543,10 @@ impl Vm {
     /// streams end in between. The seed comes from `GATEWAY_PLUGIN_TEST_SEED`
     /// or is random; it is printed (cargo shows it when a test fails) and
     /// [`requests_with_seed`](Vm::requests_with_seed) replays it.
-    /// Responses come back in the order of `requests`.
+    /// Responses come back in the order of `requests`, all or nothing: the
+    /// `Result` wraps the whole `Vec` (a trap or a stuck stream fails the
+    /// run), so write `vm.requests(reqs)?.into_iter()` or
+    /// `.unwrap().iter()`, not `.into_iter().map(|r| r.unwrap())`.
     pub fn requests(&self, requests: Vec<Request>) -> Result<Vec<ClientResponse>, Error> {
         let seed = std::env::var("GATEWAY_PLUGIN_TEST_SEED")
             .ok()

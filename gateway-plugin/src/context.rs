@@ -108,6 +108,8 @@ impl HttpContext {
     }
 
     /// One request header (the first value if repeated); `None` if absent.
+    /// Names compare case-insensitively (the gateway keeps them lower-case).
+    /// A value that is not UTF-8 is read lossily.
     pub fn request_header(&self, name: &str) -> Option<String> {
         host::get_map_value(MapType::HttpRequestHeaders, name).unwrap_or(None)
     }
@@ -315,7 +317,8 @@ impl HttpContext {
         self.cached(&self.scheme, ":scheme")
     }
 
-    /// The request's host (`:authority`), cached.
+    /// The request's host (`:authority`), cached; `""` if absent (the same
+    /// holds for [`path`](Self::path) and [`method`](Self::method)).
     pub fn host(&self) -> &str {
         self.cached(&self.host, ":authority")
     }

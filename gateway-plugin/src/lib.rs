@@ -63,7 +63,7 @@ pub use http_client::{HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT
 pub use metrics::{Counter, Gauge, Histogram, MetricError};
 pub use proxy_wasm::types::Action;
 pub use redis::{RedisCall, RedisClient, RedisError, RedisOptions};
-pub use resp::RespValue;
+pub use resp::{RespError, RespValue};
 
 /// Marks the plugin's configuration type and generates the plugin.
 ///

@@ -63,6 +63,10 @@ use std::task::{Context, Poll};
 ///     Action::Continue
 /// }
 /// ```
+///
+/// `Clone` is cheap; a clone shares the init's settings (for its retries)
+/// and starts with the original's init state.
+#[derive(Clone)]
 pub struct RedisClient {
     cluster: String,
     /// The largest reply read (see [`max_reply_size`](Self::max_reply_size)).
@@ -968,6 +972,25 @@ pub extern "C" fn proxy_on_redis_call_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_std_errors_and_clients_clone() {
+        fn std_error<E: std::error::Error + Send + Sync + 'static>() {}
+        std_error::<RedisError>();
+        std_error::<RespError>();
+        std_error::<crate::HttpCallError>();
+        std_error::<crate::ConfigError>();
+        std_error::<crate::MetricError>();
+        let client = RedisClient::new(crate::cluster::StaticIpCluster {
+            service_name: "redis".into(),
+            port: 6379,
+            ..Default::default()
+        })
+        .max_reply_size(10);
+        let clone = client.clone();
+        assert_eq!(clone.cluster_name(), client.cluster_name());
+        assert_eq!(clone.max_reply, 10);
+    }
 
     #[test]
     fn a_huge_unexpected_reply_is_shown_bounded() {

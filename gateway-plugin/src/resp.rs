@@ -79,6 +79,8 @@ impl fmt::Display for RespError {
     }
 }
 
+impl std::error::Error for RespError {}
+
 /// Encodes a command as a RESP array of bulk strings.
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
     let size: usize = args.iter().map(|a| a.as_ref().len() + 16).sum();
