@@ -60,6 +60,10 @@ fn properties_metrics_details_and_access_log_attributes() {
     );
 
     // The access log: the details of the local reply, and the attributes.
+    // Every property the handler wrote through `HttpContext` (custom_log,
+    // trace_span_tag.model, clear_route_cache) was taken by Envoy: a
+    // refused one logs a `set_property(..)` warning.
+    assert!(!envoy.log().contains("set_property("), "{}", envoy.log());
     let lines = envoy.access_log(2);
     assert!(
         lines
