@@ -20,7 +20,7 @@ use crate::rules::{RequestFacts, RuleSet, CONSUMER_HEADER};
 use crate::tick::{self, TickHandler, TickState, Ticks};
 use proxy_wasm::traits::{Context, HttpContext as SdkHttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// A sync headers-phase or stream-done handler.
@@ -295,8 +295,8 @@ pub struct Root<P: Plugin> {
     config: Option<Rc<RuleSet<P>>>,
     /// The tick timer, if the plugin has `#[on_tick]` handlers.
     ticks: Option<TickState>,
-    /// Which async tick handlers (by slot) are still running.
-    ticking: Rc<RefCell<Vec<usize>>>,
+    /// Which async tick handlers are still running: bit `slot` of the mask.
+    ticking: Rc<Cell<u64>>,
 }
 
 impl<P: Plugin> Root<P> {
@@ -435,16 +435,17 @@ impl<P: Plugin> RootContext for Root<P> {
             // no executor.)
             TickHandler::Async(_) if !uses_executor::<P>() => {}
             TickHandler::Async(handler) => {
-                if ticking.borrow().contains(&slot) {
+                let bit = 1u64 << slot;
+                if ticking.get() & bit != 0 {
                     log::debug!("tick {slot} skipped: its previous run still waits");
                     return;
                 }
-                ticking.borrow_mut().push(slot);
+                ticking.set(ticking.get() | bit);
                 let done = Rc::clone(ticking);
                 let future = handler(Rc::clone(&config));
                 let task: TaskFuture = Box::pin(async move {
                     let out = future.await;
-                    done.borrow_mut().retain(|s| *s != slot);
+                    done.set(done.get() & !bit);
                     out
                 });
                 // Callouts are made on behalf of this root (its callback).

@@ -22,7 +22,9 @@ pub fn tick_context() -> HttpContext {
 }
 
 /// How many tick handlers a plugin may have (their names pick the slots).
+/// At most 64: a root keeps which are running as the bits of a `u64`.
 pub const SLOTS: usize = 64;
+const _: () = assert!(SLOTS <= 64);
 
 /// A tick handler, sync or async.
 pub enum TickHandler<C> {
