@@ -4,6 +4,11 @@
 //! Each checks the handler's signature, then implements the phase's trait
 //! (`gateway_plugin::__private::OnRequestHeaders`, ...) for the config type
 //! named in the signature, pointing it at the function.
+//!
+//! The body phases take options: `streaming` (the handler gets each chunk
+//! as it arrives, `(ctx, config, chunk: &[u8], end_of_stream: bool)`, and
+//! returns what goes on in its place) and `binary` (binary bodies reach the
+//! handler too).
 
 use crate::errors::{with_item, Errors};
 use proc_macro2::{Span, TokenStream};
@@ -31,11 +36,13 @@ impl Phase {
         }
     }
 
-    fn trait_name(self) -> syn::Ident {
+    fn trait_name(self, streaming: bool) -> syn::Ident {
         let name = match self {
             Phase::RequestHeaders => "OnRequestHeaders",
+            Phase::RequestBody if streaming => "OnRequestBodyStreaming",
             Phase::RequestBody => "OnRequestBody",
             Phase::ResponseHeaders => "OnResponseHeaders",
+            Phase::ResponseBody if streaming => "OnResponseBodyStreaming",
             Phase::ResponseBody => "OnResponseBody",
             Phase::StreamDone => "OnStreamDone",
         };
@@ -46,8 +53,11 @@ impl Phase {
         matches!(self, Phase::RequestBody | Phase::ResponseBody)
     }
 
-    fn expected_signature(self) -> &'static str {
+    fn expected_signature(self, streaming: bool) -> &'static str {
         match self {
+            Phase::RequestBody | Phase::ResponseBody if streaming => {
+                "(ctx: &mut HttpContext, config: &YourConfig, chunk: &[u8], end_of_stream: bool) -> Vec<u8>"
+            }
             Phase::RequestBody | Phase::ResponseBody => {
                 "(ctx: &mut HttpContext, config: &YourConfig, body: &[u8]) -> Action"
             }
@@ -75,6 +85,51 @@ fn is_u8_slice(ty: &Type) -> bool {
     }
 }
 
+/// The options of a body phase attribute.
+#[derive(Default)]
+struct Options {
+    streaming: bool,
+    binary: bool,
+}
+
+fn parse_options(phase: Phase, args: TokenStream, errors: &mut Errors) -> Options {
+    use syn::parse::Parser;
+    let attr = phase.attr();
+    let mut options = Options::default();
+    if args.is_empty() {
+        return options;
+    }
+    if !phase.has_body() {
+        errors.at(&args, format!("`#[{attr}]` takes no arguments"));
+        return options;
+    }
+    let expected = format!(
+        "`#[{attr}]` takes `streaming` (one chunk at a time) and `binary` (binary bodies too), e.g. `#[{attr}(streaming)]`"
+    );
+    let parser = syn::punctuated::Punctuated::<syn::Ident, syn::Token![,]>::parse_terminated;
+    let idents = match parser.parse2(args.clone()) {
+        Ok(idents) => idents,
+        Err(_) => {
+            errors.at(&args, expected);
+            return options;
+        }
+    };
+    for ident in idents {
+        let flag = if ident == "streaming" {
+            &mut options.streaming
+        } else if ident == "binary" {
+            &mut options.binary
+        } else {
+            errors.at(&ident, format!("unknown option `{ident}`: {expected}"));
+            continue;
+        };
+        if std::mem::replace(flag, true) {
+            errors.at(&ident, format!("`{ident}` is given twice"));
+        }
+    }
+    options
+}
+
 /// A checked handler signature.
 struct Handler {
     config_ty: Type,
@@ -82,10 +137,15 @@ struct Handler {
     is_async: bool,
 }
 
-fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<Handler> {
+fn check_signature(
+    phase: Phase,
+    streaming: bool,
+    func: &ItemFn,
+    errors: &mut Errors,
+) -> Option<Handler> {
     let sig = &func.sig;
     let attr = phase.attr();
-    let expected = phase.expected_signature();
+    let expected = phase.expected_signature(streaming);
 
     let shape = if sig.asyncness.is_some() {
         "async fn"
@@ -99,7 +159,9 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
             format!(
                 "a `#[{attr}]` handler cannot have lifetime parameters: it borrows only \
                  `ctx`{}, which the framework keeps alive for as long as it runs",
-                if phase.has_body() {
+                if streaming {
+                    ", `config` and `chunk`"
+                } else if phase.has_body() {
                     ", `config` and `body`"
                 } else {
                     " and `config`"
@@ -134,7 +196,11 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
         );
     }
 
-    let want = if phase.has_body() { 3 } else { 2 };
+    let want = match (phase.has_body(), streaming) {
+        (true, true) => 4,
+        (true, false) => 3,
+        _ => 2,
+    };
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
     if inputs.len() < want {
         let span = if inputs.is_empty() {
@@ -177,7 +243,11 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
         // (Lifetimes declared on a generic handler are reported once, above.)
         if let (Type::Reference(r), false) = (ty, generic) {
             if let Some(lifetime) = r.lifetime.as_ref().filter(|l| l.ident != "_") {
-                let name = ["ctx", "config", "body"][index];
+                let name = if streaming {
+                    ["ctx", "config", "chunk", "end_of_stream"][index]
+                } else {
+                    ["ctx", "config", "body", ""][index]
+                };
                 errors.at(
                     lifetime,
                     format!(
@@ -206,11 +276,38 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
                     "expected `&YourConfig` as the second argument: a reference to the type marked `#[plugin]`",
                 ),
             },
-            _ => match ty {
+            2 => match ty {
                 Type::Reference(r) if r.mutability.is_none() && is_u8_slice(&r.elem) => {}
+                _ if streaming => errors.at(ty, "expected `&[u8]`: this chunk of the body, as bytes"),
                 _ => errors.at(ty, "expected `&[u8]`: the whole body, as bytes"),
             },
+            _ => match ty {
+                _ if last_segment(ty).as_deref() == Some("bool") => {}
+                _ => errors.at(
+                    ty,
+                    "expected `bool`: whether this chunk is the body's last (`end_of_stream`)",
+                ),
+            },
         }
+    }
+
+    if streaming {
+        // Any return type: `into_chunk`'s bound, spanned at it, says which
+        // are accepted.
+        if let ReturnType::Default = &sig.output {
+            errors.push(syn::Error::new(
+                sig.paren_token.span.close(),
+                format!(
+                    "a `#[{attr}(streaming)]` handler returns the bytes to send on in place of the chunk: `{shape} {}{expected}` (or `-> Chunk`, e.g. `Chunk::Pass`)",
+                    sig.ident
+                ),
+            ));
+        }
+        return config_ty.map(|config_ty| Handler {
+            config_ty,
+            returns_action: false,
+            is_async: sig.asyncness.is_some(),
+        });
     }
 
     let returns_action = match &sig.output {
@@ -248,9 +345,7 @@ fn check_signature(phase: Phase, func: &ItemFn, errors: &mut Errors) -> Option<H
 pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let attr = phase.attr();
-    if !args.is_empty() {
-        errors.at(&args, format!("`#[{attr}]` takes no arguments"));
-    }
+    let options = parse_options(phase, args, &mut errors);
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
@@ -258,13 +353,13 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
                 Span::call_site(),
                 format!(
                     "`#[{attr}]` goes on a handler function: `fn handler{}`",
-                    phase.expected_signature()
+                    phase.expected_signature(options.streaming)
                 ),
             ));
             return with_item(errors.finish().unwrap_err(), item);
         }
     };
-    let handler = check_signature(phase, &func, &mut errors);
+    let handler = check_signature(phase, options.streaming, &func, &mut errors);
     if let Err(err) = errors.finish() {
         return with_item(err, item);
     }
@@ -277,9 +372,27 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         unreachable!("a signature without a config type is reported as an error")
     };
 
-    let trait_name = phase.trait_name();
+    let trait_name = phase.trait_name(options.streaming);
     let fn_ident = &func.sig.ident;
     let private = quote!(::gateway_plugin::__private);
+    let binary = options.binary.then(|| {
+        quote!(
+            const BINARY: bool = true;
+        )
+    });
+    if options.streaming {
+        let value = chunk_handler(&func, &config_ty, is_async);
+        let imp = quote_spanned! {config_ty.span()=>
+            impl #private::#trait_name for #config_ty {
+                const HANDLER: #private::ChunkHandler<Self> = #value;
+                #binary
+            }
+        };
+        return quote! {
+            #func
+            #imp
+        };
+    }
     let (handler_ty, body_arg, body_param) = if phase.has_body() {
         (quote!(BodyHandler), quote!(, &body), quote!(, body))
     } else {
@@ -326,10 +439,58 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
     let imp = quote_spanned! {config_ty.span()=>
         impl #private::#trait_name for #config_ty {
             const HANDLER: #private::#handler_ty<Self> = #value;
+            #binary
         }
     };
     quote! {
         #func
         #imp
+    }
+}
+
+/// The `ChunkHandler` of a streaming handler: a wrapper fn that converts its
+/// return value (`into_chunk`, spanned at the return type, so an unusable
+/// type is reported there) and, for an `async fn`, boxes its future.
+fn chunk_handler(func: &ItemFn, config_ty: &Type, is_async: bool) -> TokenStream {
+    let private = quote!(::gateway_plugin::__private);
+    let fn_ident = &func.sig.ident;
+    let ret_span = match &func.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => fn_ident.span(),
+    };
+    // The bound's error points at the argument: spanned at the return type.
+    let convert = quote_spanned!(ret_span=> #private::into_chunk(__out));
+    if is_async {
+        quote_spanned! {fn_ident.span()=>
+            #private::ChunkHandler::Async({
+                fn __chunk<'a>(
+                    ctx: &'a mut ::gateway_plugin::HttpContext,
+                    config: &'a #config_ty,
+                    chunk: &'a [u8],
+                    end_of_stream: bool,
+                ) -> #private::ChunkFuture<'a> {
+                    ::std::boxed::Box::pin(async move {
+                        let __out = #fn_ident(ctx, config, chunk, end_of_stream).await;
+                        #convert
+                    })
+                }
+                __chunk
+            })
+        }
+    } else {
+        quote_spanned! {fn_ident.span()=>
+            #private::ChunkHandler::Sync({
+                fn __chunk(
+                    ctx: &mut ::gateway_plugin::HttpContext,
+                    config: &#config_ty,
+                    chunk: &[u8],
+                    end_of_stream: bool,
+                ) -> ::gateway_plugin::Chunk {
+                    let __out = #fn_ident(ctx, config, chunk, end_of_stream);
+                    #convert
+                }
+                __chunk
+            })
+        }
     }
 }

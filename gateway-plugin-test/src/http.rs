@@ -24,6 +24,7 @@ pub struct Request {
     pub(crate) body: Vec<u8>,
     pub(crate) chunk_size: Option<usize>,
     pub(crate) hang_up: bool,
+    pub(crate) hang_up_after: Option<usize>,
     pub(crate) root: Option<RootId>,
     pub(crate) trailers: Vec<(String, String)>,
     pub(crate) route: Option<String>,
@@ -59,6 +60,7 @@ impl Request {
             body: Vec::new(),
             chunk_size: None,
             hang_up: false,
+            hang_up_after: None,
             root: None,
             trailers: Vec::new(),
             route: None,
@@ -125,6 +127,15 @@ impl Request {
     /// as a gateway does with a body that arrives over time.
     pub fn chunked(mut self, bytes: usize) -> Request {
         self.chunk_size = Some(bytes.max(1));
+        self
+    }
+
+    /// The client hangs up once the upstream has sent `chunks` response body
+    /// chunks (each handled by the plugin first): a client that goes away
+    /// in the middle of a stream. The host ends the stream as
+    /// [`hang_up_when_paused`](Self::hang_up_when_paused) does.
+    pub fn hang_up_after_response_chunks(mut self, chunks: usize) -> Request {
+        self.hang_up_after = Some(chunks);
         self
     }
 
@@ -271,6 +282,10 @@ pub struct Response {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
     pub(crate) trailers: Vec<(String, String)>,
+    /// The body's pieces, each its own body callback ([`Response::chunks`]).
+    pub(crate) chunks: Option<Vec<Vec<u8>>>,
+    /// The upstream resets the stream after this many body chunks.
+    pub(crate) reset_after: Option<usize>,
 }
 
 impl Response {
@@ -280,7 +295,40 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             trailers: Vec::new(),
+            chunks: None,
+            reset_after: None,
         }
+    }
+
+    /// The body, sent in these pieces: each is its own body callback, as a
+    /// streaming upstream's (an SSE event, an LLM token) reaches the
+    /// gateway. [`ClientResponse::chunks`] then tells what the client got
+    /// after each.
+    ///
+    /// ```
+    /// use gateway_plugin_test::Response;
+    /// let resp = Response::new(200)
+    ///     .header("content-type", "text/event-stream")
+    ///     .chunks(["data: a\n\n", "data: b\n\n"]);
+    /// assert_eq!(resp.body_bytes(), b"data: a\n\ndata: b\n\n");
+    /// ```
+    pub fn chunks<I>(mut self, chunks: I) -> Response
+    where
+        I: IntoIterator,
+        I::Item: Into<Vec<u8>>,
+    {
+        let chunks: Vec<Vec<u8>> = chunks.into_iter().map(Into::into).collect();
+        self.body = chunks.concat();
+        self.chunks = Some(chunks);
+        self
+    }
+
+    /// The upstream resets the stream after `chunks` body chunks (with
+    /// [`chunks`](Self::chunks); else after the whole body): the plugin never
+    /// sees the body's end, and the client gets what had gone on by then.
+    pub fn reset_after(mut self, chunks: usize) -> Response {
+        self.reset_after = Some(chunks);
+        self
     }
 
     /// Adds a trailer: the response ends with its trailers (the plugin's
@@ -308,6 +356,7 @@ impl Response {
 
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
         self.body = body.into();
+        self.chunks = None;
         self
     }
 
@@ -354,7 +403,36 @@ impl Response {
                 .collect(),
             body,
             trailers: Vec::new(),
+            chunks: None,
+            reset_after: None,
         }
+    }
+}
+
+/// A piece of the response body as the client received it: what went on
+/// when the plugin let data through (a chunk, or held chunks at once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedChunk {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) upstream_chunks_sent: usize,
+}
+
+impl ReceivedChunk {
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    /// How many of the upstream's body chunks had reached the gateway when
+    /// these bytes went on to the client: below the upstream's count, the
+    /// client had them before the upstream's last chunk.
+    pub fn upstream_chunks_sent(&self) -> usize {
+        self.upstream_chunks_sent
     }
 }
 
@@ -368,9 +446,22 @@ pub struct ClientResponse {
     pub(crate) context_id: u32,
     pub(crate) details: Option<String>,
     pub(crate) properties: HashMap<String, Vec<u8>>,
+    pub(crate) chunks: Vec<ReceivedChunk>,
+    pub(crate) upstream_reset: bool,
 }
 
 impl ClientResponse {
+    /// The response body as the client received it, piece by piece (see
+    /// [`Response::chunks`]).
+    pub fn chunks(&self) -> &[ReceivedChunk] {
+        &self.chunks
+    }
+
+    /// Whether the upstream reset the stream mid-body ([`Response::reset_after`]).
+    pub fn upstream_reset(&self) -> bool {
+        self.upstream_reset
+    }
+
     /// The status; 0 if the client hung up before an answer.
     pub fn status(&self) -> u16 {
         self.response.status

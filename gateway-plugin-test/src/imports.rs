@@ -291,10 +291,18 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
                 return Status::BadArgument as i32;
             }
             match buffer_bytes(c.data_mut(), kind) {
+                // As Envoy's body buffers: replace from the start (drain
+                // `size` bytes, then prepend), or append at or past the end;
+                // a write in the middle is refused.
                 Ok(bytes) => {
-                    let start = (start as u32 as usize).min(bytes.len());
-                    let end = start.saturating_add(size as u32 as usize).min(bytes.len());
-                    bytes.splice(start..end, data);
+                    let (start, size) = (start as u32 as usize, size as u32 as usize);
+                    if start == 0 {
+                        bytes.splice(..size.min(bytes.len()), data);
+                    } else if start >= bytes.len() {
+                        bytes.extend(data);
+                    } else {
+                        return Status::BadArgument as i32;
+                    }
                     Status::Ok as i32
                 }
                 Err(status) => status as i32,

@@ -41,4 +41,4 @@ mod state;
 
 pub use error::Error;
 pub use host::{Host, Vm};
-pub use http::{echo, ClientResponse, Request, Response, RootId, UpstreamRequest};
+pub use http::{echo, ClientResponse, ReceivedChunk, Request, Response, RootId, UpstreamRequest};

@@ -15,7 +15,7 @@
 use crate::abi::action::CONTINUE;
 use crate::error::Error;
 use crate::host::Machine;
-use crate::http::{self, ClientResponse, Request, Response, UpstreamRequest};
+use crate::http::{self, ClientResponse, ReceivedChunk, Request, Response, UpstreamRequest};
 use crate::redis;
 use crate::state::{CalloutAnswer, CalloutKind, StreamData, Target};
 use std::collections::VecDeque;
@@ -65,6 +65,12 @@ struct Run {
     request_sent: Vec<u8>,
     response_chunks: VecDeque<Vec<u8>>,
     response_sent: Vec<u8>,
+    /// How many of the upstream's body chunks reached the plugin so far.
+    response_delivered: usize,
+    /// What went on to the client, piece by piece.
+    received: Vec<ReceivedChunk>,
+    /// The upstream resets the stream once its chunks are sent.
+    response_reset: bool,
     /// The upstream's (or a local reply's) trailers, still to come.
     response_trailers: Vec<(String, String)>,
     upstream: Option<UpstreamRequest>,
@@ -130,6 +136,9 @@ pub(crate) fn run_removing_root(
             request_sent: Vec::new(),
             response_chunks: VecDeque::new(),
             response_sent: Vec::new(),
+            response_delivered: 0,
+            received: Vec::new(),
+            response_reset: false,
             response_trailers: Vec::new(),
             upstream: None,
             local: false,
@@ -259,6 +268,8 @@ pub(crate) fn run_removing_root(
             context_id: run.id,
             details: run.details,
             properties: run.properties,
+            chunks: run.received,
+            upstream_reset: run.response_reset,
         })
         .collect())
 }
@@ -382,7 +393,9 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
             Ok(())
         }
         Phase::ResponseHeaders => {
-            let eos = run.response_chunks.is_empty() && run.response_trailers.is_empty();
+            let eos = run.response_chunks.is_empty()
+                && run.response_trailers.is_empty()
+                && !run.response_reset;
             let count = stream(machine, id).response_headers.len();
             let action = machine.call(
                 "proxy_on_response_headers",
@@ -396,7 +409,10 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
         }
         Phase::ResponseBody => {
             let chunk = run.response_chunks.pop_front().unwrap_or_default();
-            let eos = run.response_chunks.is_empty() && run.response_trailers.is_empty();
+            run.response_delivered += 1;
+            let eos = run.response_chunks.is_empty()
+                && run.response_trailers.is_empty()
+                && !run.response_reset;
             let size = {
                 let body = &mut stream(machine, id).response_body;
                 body.extend(chunk);
@@ -410,6 +426,13 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 (id as i32, size as i32, eos as i32),
             )?;
             after_phase(machine, run, action, eos);
+            if run.request.hang_up_after == Some(run.response_delivered)
+                && !matches!(run.phase, Phase::End | Phase::Finished)
+            {
+                run.hung_up = true;
+                run.waiting = false;
+                run.phase = Phase::End;
+            }
             Ok(())
         }
         Phase::ResponseTrailers => {
@@ -455,6 +478,9 @@ fn after_phase(machine: &mut Machine, run: &mut Run, action: Option<i32>, at_end
             Phase::RequestBody if run.request_chunks.is_empty() => {
                 run.phase = Phase::RequestTrailers
             }
+            Phase::ResponseBody if run.response_chunks.is_empty() && run.response_reset => {
+                run.phase = Phase::End
+            }
             Phase::ResponseBody if run.response_chunks.is_empty() => {
                 run.phase = Phase::ResponseTrailers
             }
@@ -465,12 +491,21 @@ fn after_phase(machine: &mut Machine, run: &mut Run, action: Option<i32>, at_end
     }
 }
 
-/// A stream that waits: resumed, or answered locally?
+/// A stream that waits: resumed, or answered locally? And a stream in the
+/// middle of a body that the plugin resumed (held chunks released while
+/// more are to come): what it buffered goes on now, as in Envoy.
 fn settle_waiting(machine: &mut Machine, run: &mut Run) {
-    if !run.waiting || matches!(run.phase, Phase::End | Phase::Finished | Phase::Start) {
+    if matches!(run.phase, Phase::End | Phase::Finished | Phase::Start) {
         return;
     }
-    if run.request.hang_up {
+    let in_body = matches!(
+        run.phase,
+        Phase::RequestBody | Phase::RequestTrailers | Phase::ResponseBody | Phase::ResponseTrailers
+    );
+    if !run.waiting && !in_body {
+        return;
+    }
+    if run.waiting && run.request.hang_up {
         // Its client hangs up before it can move on (a `HangUp` event).
         return;
     }
@@ -483,10 +518,30 @@ fn settle_waiting(machine: &mut Machine, run: &mut Run) {
     } else {
         std::mem::take(&mut data.continue_response)
     };
-    if resumed {
+    if !resumed {
+        return;
+    }
+    if run.waiting {
         run.waiting = false;
         advance(machine, run);
+    } else if run.phase.is_request() {
+        run.request_sent.append(&mut data.request_body);
+    } else {
+        let mut body = std::mem::take(&mut data.response_body);
+        send_response_data(run, &mut body);
     }
+}
+
+/// Response body bytes go on to the client.
+fn send_response_data(run: &mut Run, data: &mut Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    run.received.push(ReceivedChunk {
+        bytes: data.clone(),
+        upstream_chunks_sent: run.response_delivered,
+    });
+    run.response_sent.append(data);
 }
 
 fn take_local_response(machine: &mut Machine, run: &mut Run) -> bool {
@@ -505,7 +560,11 @@ fn take_local_response(machine: &mut Machine, run: &mut Run) -> bool {
         data.response_trailers.clear();
         run.response_chunks.clear();
         run.response_trailers.clear();
-        run.response_sent = local.body;
+        run.response_reset = false;
+        run.received.clear();
+        run.response_sent.clear();
+        let mut body = local.body;
+        send_response_data(run, &mut body);
         run.phase = Phase::End;
     }
     true
@@ -515,8 +574,16 @@ fn begin_response(machine: &mut Machine, run: &mut Run, response: Response) {
     let data = stream(machine, run.id);
     data.response_headers = response.header_map();
     data.request_headers_sent = true;
-    run.response_chunks = chunks(&response.body, None);
+    run.response_chunks = match response.chunks {
+        Some(chunks) => chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+        None => chunks(&response.body, None),
+    };
     run.response_trailers = response.trailers;
+    if let Some(after) = response.reset_after {
+        run.response_chunks.truncate(after);
+        run.response_trailers.clear();
+        run.response_reset = true;
+    }
     run.phase = Phase::ResponseHeaders;
 }
 
@@ -543,7 +610,7 @@ fn advance(machine: &mut Machine, run: &mut Run) {
         }
         Phase::ResponseHeaders | Phase::ResponseBody => {
             data.response_headers_sent = true;
-            run.response_sent.append(&mut data.response_body);
+            send_response_data(run, &mut data.response_body);
             if !run.response_chunks.is_empty() {
                 Phase::ResponseBody
             } else if !run.response_trailers.is_empty() {
@@ -553,7 +620,7 @@ fn advance(machine: &mut Machine, run: &mut Run) {
             }
         }
         Phase::ResponseTrailers => {
-            run.response_sent.append(&mut data.response_body);
+            send_response_data(run, &mut data.response_body);
             Phase::End
         }
         other => other,

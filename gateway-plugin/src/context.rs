@@ -5,6 +5,7 @@
 //! a request header added in a response phase) is logged at `warn` with the
 //! call and the status, and the handler goes on.
 
+use crate::body::{BodyControl, Direction};
 use crate::host::{self, BufferType, HostError, MapType, StreamType};
 use proxy_wasm::types::Action;
 use std::any::{Any, TypeId};
@@ -43,6 +44,9 @@ pub struct HttpContext {
     method: OnceCell<String>,
     pub(crate) request_body_len: usize,
     pub(crate) response_body_len: usize,
+    /// Per direction (request, response): what the plugin decided about
+    /// reading the body.
+    pub(crate) body_control: [BodyControl; 2],
 }
 
 impl std::fmt::Debug for HttpContext {
@@ -86,6 +90,7 @@ impl HttpContext {
             method: OnceCell::new(),
             request_body_len: 0,
             response_body_len: 0,
+            body_control: Default::default(),
         }
     }
 
@@ -242,6 +247,62 @@ impl HttpContext {
             self.response_body_len += data.len();
         }
         warn_on_error("prepend_response_body", "", result);
+    }
+
+    // ---- body control --------------------------------------------------------
+
+    /// The request body handler is not called for this stream and nothing
+    /// of its body is buffered (Go's `DontReadRequestBody`). Call it in a
+    /// request headers handler.
+    pub fn dont_read_request_body(&mut self) {
+        self.body_control[Direction::Request.index()].dont_read = true;
+    }
+
+    /// The response body handler is not called for this stream and nothing
+    /// of its body is buffered (Go's `DontReadResponseBody`). Call it in a
+    /// request or response headers handler.
+    pub fn dont_read_response_body(&mut self) {
+        self.body_control[Direction::Response.index()].dont_read = true;
+    }
+
+    /// This stream's request body is buffered whole, even where the plugin
+    /// has a `#[on_request_body(streaming)]` handler (Go's
+    /// `BufferRequestBody`): the whole-body handler runs if there is one,
+    /// else the streaming handler runs once, with the whole body and
+    /// `end_of_stream = true`. Call it in a request headers handler.
+    pub fn buffer_request_body(&mut self) {
+        self.body_control[Direction::Request.index()].buffer = true;
+    }
+
+    /// As [`buffer_request_body`](Self::buffer_request_body), for the
+    /// response body (e.g. an LLM answer that is not a stream). Call it in a
+    /// request or response headers handler.
+    pub fn buffer_response_body(&mut self) {
+        self.body_control[Direction::Response.index()].buffer = true;
+    }
+
+    /// The most request body this plugin buffers for this stream (Go's
+    /// `SetRequestBodyBufferLimit`). A body past it is answered with 413
+    /// and a log line that says why. Higress also raises or lowers its own
+    /// limit (property `set_decoder_buffer_limit`); upstream Envoy keeps its
+    /// listener's `per_connection_buffer_limit_bytes` (1 MiB by default)
+    /// whatever this says.
+    pub fn set_request_body_buffer_limit(&mut self, bytes: usize) {
+        self.body_control[Direction::Request.index()].limit = Some(bytes);
+        let value = bytes.to_string();
+        let result = host::set_property(&["set_decoder_buffer_limit"], value.as_bytes());
+        warn_on_error("set_request_body_buffer_limit", "", result);
+    }
+
+    /// As [`set_request_body_buffer_limit`](Self::set_request_body_buffer_limit),
+    /// for the response body; past it the stream is answered with 500 (or
+    /// reset, if the response headers are already out), as a gateway does
+    /// (Higress's property `set_encoder_buffer_limit`).
+    pub fn set_response_body_buffer_limit(&mut self, bytes: usize) {
+        self.body_control[Direction::Response.index()].limit = Some(bytes);
+        let value = bytes.to_string();
+        let result = host::set_property(&["set_encoder_buffer_limit"], value.as_bytes());
+        warn_on_error("set_response_body_buffer_limit", "", result);
     }
 
     // ---- flow --------------------------------------------------------------

@@ -31,7 +31,9 @@
 //!   [`on_request_body`](macro@on_request_body),
 //!   [`on_response_headers`](macro@on_response_headers),
 //!   [`on_response_body`](macro@on_response_body) and
-//!   [`on_stream_done`](macro@on_stream_done) mark the phase handlers.
+//!   [`on_stream_done`](macro@on_stream_done) mark the phase handlers; the
+//!   body ones take the whole body or, with `(streaming)`, each chunk as it
+//!   arrives ([`Chunk`]).
 //! - [`parse_config`](macro@parse_config) replaces serde for the config.
 //! - [`HttpContext`] is what a handler sees of the stream.
 //! - Logging is the `log` crate's macros; lines reach the gateway log as
@@ -39,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+mod body;
 pub mod cluster;
 pub mod config;
 mod context;
@@ -55,6 +58,7 @@ pub mod resp;
 mod rules;
 pub mod tick;
 
+pub use body::{Chunk, IntoChunk};
 pub use config::ConfigError;
 pub use context::HttpContext;
 pub use executor::live_counts;
@@ -85,28 +89,76 @@ pub use gateway_plugin_macros::plugin;
 /// Marks the request-headers handler: `fn(ctx: &mut HttpContext, config: &C) -> Action`.
 pub use gateway_plugin_macros::on_request_headers;
 
-/// Marks the request-body handler:
-/// `fn(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action`.
+/// Marks a request-body handler, whole-body or streaming.
 ///
-/// Its presence makes the gateway buffer the whole request body; the handler
-/// runs once, at its end, and may read, replace, append or prepend the body.
-/// Requests without a body never call it.
+/// **Whole body**: `fn(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action`
+/// (or `async fn`). The gateway buffers the whole request body; the handler
+/// runs once, at its end (last chunk or trailers), and may read, replace,
+/// append or prepend the body. Requests without a body never call it.
+///
+/// **Streaming**: `#[on_request_body(streaming)]` on
+/// `fn(ctx: &mut HttpContext, config: &C, chunk: &[u8], end_of_stream: bool) -> Vec<u8>`
+/// (or `-> Chunk`, `String`; or `async fn`): called for each chunk as it
+/// arrives; what it returns goes on in its place at once (`Chunk::Pass`:
+/// unchanged, no copy). `end_of_stream` is true on exactly one call, the
+/// last (an empty chunk when the body ends with trailers). An `async`
+/// handler that awaits holds its chunk and every later one; they reach it
+/// in order afterwards, and the body's end does not go on before them.
+///
+/// A plugin may have both kinds for one phase: streaming is used unless a
+/// headers handler calls [`HttpContext::buffer_request_body`] for the
+/// stream. With only a streaming handler, `buffer_request_body` runs it
+/// once, with the whole body.
+///
+/// **Binary bodies** are passed on untouched, as Higress's Go SDK does: a
+/// `content-type` with `octet-stream` or `grpc`, any `content-encoding`,
+/// or a WebSocket upgrade. `#[on_request_body(binary)]` (also
+/// `(streaming, binary)`) lets them reach the handler.
 ///
 /// The request headers have gone on by then: Envoy cannot hold headers back
 /// while letting the body through to the plugin (its proxy-wasm host turns a
 /// header pause into a full stop), so header changes belong in
 /// `#[on_request_headers]`. Because the body may change length, the
-/// framework removes `content-length` from requests that have a body; the
-/// body then travels chunked.
+/// framework removes `content-length` from requests whose body it reads;
+/// the body then travels chunked.
+///
+/// ```no_run
+/// use gateway_plugin::prelude::*;
+/// # #[plugin(name = "doc")] #[derive(Deserialize, Default)] struct Config;
+///
+/// #[on_request_body(streaming)]
+/// fn upper(_ctx: &mut HttpContext, _config: &Config, chunk: &[u8], _end: bool) -> Vec<u8> {
+///     chunk.to_ascii_uppercase()
+/// }
+/// ```
 pub use gateway_plugin_macros::on_request_body;
 
 /// Marks the response-headers handler: `fn(ctx: &mut HttpContext, config: &C) -> Action`.
 pub use gateway_plugin_macros::on_response_headers;
 
-/// Marks the response-body handler:
-/// `fn(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action`; buffers
-/// like [`on_request_body`](macro@on_request_body), and likewise the response
-/// headers have gone to the client by then.
+/// Marks a response-body handler, whole-body or streaming: the same forms
+/// and options as [`on_request_body`](macro@on_request_body)
+/// (`#[on_response_body(streaming)]`, `binary`), for the response; the
+/// response headers have gone to the client by then.
+///
+/// A streaming handler is how a plugin reads or rewrites an LLM's
+/// server-sent events as they stream, each going on as soon as it returns:
+///
+/// ```no_run
+/// use gateway_plugin::prelude::*;
+/// # #[plugin(name = "doc")] #[derive(Deserialize, Default)] struct Config;
+///
+/// #[on_response_body(streaming)]
+/// fn count_events(ctx: &mut HttpContext, _config: &Config, chunk: &[u8], end: bool) -> Chunk {
+///     let events = ctx.get::<usize>().copied().unwrap_or(0);
+///     let events = events + chunk.windows(2).filter(|w| w == b"\n\n").count();
+///     if end {
+///         info!("{events} events");
+///     }
+///     ctx.set(events);
+///     Chunk::Pass
+/// }
+/// ```
 pub use gateway_plugin_macros::on_response_body;
 
 /// Marks the handler that runs when the stream is done (the log phase):
@@ -193,8 +245,8 @@ pub mod prelude {
     };
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
-        on_tick, parse_config, parse_rule_config, plugin, Action, ConfigError, Counter, Gauge,
-        Gjson, Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError,
+        on_tick, parse_config, parse_rule_config, plugin, Action, Chunk, ConfigError, Counter,
+        Gauge, Gjson, Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError,
         RedisClient, RedisError, RedisOptions, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
@@ -210,13 +262,15 @@ pub mod prelude {
 /// What generated code calls. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::body::{into_chunk, ChunkFuture, ChunkHandler};
     pub use crate::config;
     pub use crate::config::{ParseConfig, ParseRuleConfig};
     pub use crate::executor::boxed_task;
     pub use crate::plugin;
     pub use crate::plugin::{
         assert_plugin, start, BodyHandler, Handlers, HeadersHandler, OnRequestBody,
-        OnRequestHeaders, OnResponseBody, OnResponseHeaders, OnStreamDone, Plugin,
+        OnRequestBodyStreaming, OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming,
+        OnResponseHeaders, OnStreamDone, Plugin,
     };
     pub use crate::rules::RuleSet;
     pub use crate::tick;

@@ -11,10 +11,11 @@
 //! While a stream's task waits, the task owns the stream's [`HttpContext`]
 //! and gives it back through a shared slot when it completes.
 
+use crate::body::{self, ChunkHandler, Direction, Held, Mode};
 use crate::config::ConfigError;
 use crate::context::HttpContext;
 use crate::executor::{self, ContextSlot, TaskFuture};
-use crate::host::{self, BufferType, MapType, StreamType};
+use crate::host::{self, BufferType, MapType};
 use crate::logger;
 use crate::rules::{RequestFacts, RuleSet, CONSUMER_HEADER};
 use crate::tick::{self, TickHandler, TickState, Ticks};
@@ -105,9 +106,13 @@ pub trait Plugin: Sized + 'static {
 pub struct Handlers<C> {
     pub request_headers: Option<HeadersHandler<C>>,
     pub request_body: Option<BodyHandler<C>>,
+    pub request_chunk: Option<ChunkHandler<C>>,
     pub response_headers: Option<HeadersHandler<C>>,
     pub response_body: Option<BodyHandler<C>>,
+    pub response_chunk: Option<ChunkHandler<C>>,
     pub stream_done: Option<HeadersHandler<C>>,
+    /// A body handler of the direction (request, response) takes binary bodies.
+    pub binary: [bool; 2],
 }
 
 impl<C> Handlers<C> {
@@ -119,7 +124,25 @@ impl<C> Handlers<C> {
             || matches!(self.request_body, Some(BodyHandler::Async(_)))
             || matches!(self.response_headers, Some(HeadersHandler::Async(_)))
             || matches!(self.response_body, Some(BodyHandler::Async(_)))
+            || matches!(self.request_chunk, Some(ChunkHandler::Async(_)))
+            || matches!(self.response_chunk, Some(ChunkHandler::Async(_)))
             || matches!(self.stream_done, Some(HeadersHandler::Async(_)))
+    }
+
+    /// The direction's whole-body and streaming handlers.
+    #[inline(always)]
+    fn body(&self, direction: Direction) -> (Option<BodyHandler<C>>, Option<ChunkHandler<C>>) {
+        match direction {
+            Direction::Request => (self.request_body, self.request_chunk),
+            Direction::Response => (self.response_body, self.response_chunk),
+        }
+    }
+
+    /// Whether the direction has any body handler.
+    #[inline(always)]
+    fn has_body(&self, direction: Direction) -> bool {
+        let (whole, chunk) = self.body(direction);
+        whole.is_some() || chunk.is_some()
     }
 }
 
@@ -133,6 +156,16 @@ pub trait OnRequestHeaders: Plugin {
 pub trait OnRequestBody: Plugin {
     /// The handler.
     const HANDLER: BodyHandler<Self>;
+    /// `#[on_request_body(binary)]`: binary bodies reach the handler too.
+    const BINARY: bool = false;
+}
+
+/// Implemented by `#[on_request_body(streaming)]`.
+pub trait OnRequestBodyStreaming: Plugin {
+    /// The handler.
+    const HANDLER: ChunkHandler<Self>;
+    /// `#[on_request_body(streaming, binary)]`.
+    const BINARY: bool = false;
 }
 
 /// Implemented by `#[on_response_headers]`.
@@ -145,6 +178,16 @@ pub trait OnResponseHeaders: Plugin {
 pub trait OnResponseBody: Plugin {
     /// The handler.
     const HANDLER: BodyHandler<Self>;
+    /// `#[on_response_body(binary)]`: binary bodies reach the handler too.
+    const BINARY: bool = false;
+}
+
+/// Implemented by `#[on_response_body(streaming)]`.
+pub trait OnResponseBodyStreaming: Plugin {
+    /// The handler.
+    const HANDLER: ChunkHandler<Self>;
+    /// `#[on_response_body(streaming, binary)]`.
+    const BINARY: bool = false;
 }
 
 /// Implemented by `#[on_stream_done]`.
@@ -213,6 +256,69 @@ pub mod probe {
         BodyHandler
     );
     probe!(
+        HasRequestChunk,
+        NoRequestChunk,
+        OnRequestBodyStreaming,
+        request_chunk,
+        ChunkHandler
+    );
+    probe!(
+        HasResponseChunk,
+        NoResponseChunk,
+        OnResponseBodyStreaming,
+        response_chunk,
+        ChunkHandler
+    );
+
+    macro_rules! probe_binary {
+        ($has:ident, $none:ident, $trait:ident, $method:ident) => {
+            pub trait $has<C> {
+                fn $method(&self) -> bool;
+            }
+            impl<C: $trait> $has<C> for &Probe<C> {
+                #[inline(always)]
+                fn $method(&self) -> bool {
+                    C::BINARY
+                }
+            }
+            pub trait $none<C> {
+                fn $method(&self) -> bool;
+            }
+            impl<C> $none<C> for Probe<C> {
+                #[inline(always)]
+                fn $method(&self) -> bool {
+                    false
+                }
+            }
+        };
+    }
+
+    probe_binary!(
+        HasRequestBodyBinary,
+        NoRequestBodyBinary,
+        OnRequestBody,
+        request_body_binary
+    );
+    probe_binary!(
+        HasRequestChunkBinary,
+        NoRequestChunkBinary,
+        OnRequestBodyStreaming,
+        request_chunk_binary
+    );
+    probe_binary!(
+        HasResponseBodyBinary,
+        NoResponseBodyBinary,
+        OnResponseBody,
+        response_body_binary
+    );
+    probe_binary!(
+        HasResponseChunkBinary,
+        NoResponseChunkBinary,
+        OnResponseBodyStreaming,
+        response_chunk_binary
+    );
+
+    probe!(
         HasStreamDone,
         NoStreamDone,
         OnStreamDone,
@@ -231,9 +337,17 @@ macro_rules! __handlers {
         $crate::__private::Handlers::<$ty> {
             request_headers: (&&Probe::<$ty>::new()).request_headers(),
             request_body: (&&Probe::<$ty>::new()).request_body(),
+            request_chunk: (&&Probe::<$ty>::new()).request_chunk(),
             response_headers: (&&Probe::<$ty>::new()).response_headers(),
             response_body: (&&Probe::<$ty>::new()).response_body(),
+            response_chunk: (&&Probe::<$ty>::new()).response_chunk(),
             stream_done: (&&Probe::<$ty>::new()).stream_done(),
+            binary: [
+                (&&Probe::<$ty>::new()).request_body_binary()
+                    || (&&Probe::<$ty>::new()).request_chunk_binary(),
+                (&&Probe::<$ty>::new()).response_body_binary()
+                    || (&&Probe::<$ty>::new()).response_chunk_binary(),
+            ],
         }
     }};
 }
@@ -391,15 +505,12 @@ impl<P: Plugin> RootContext for Root<P> {
             Some(rules) => (rules.global_config().cloned(), None),
             None => (None, None),
         };
-        Some(Box::new(Stream::<P> {
+        Some(Box::new(Stream::<P>::new(
             context_id,
-            root_id: self.context_id,
+            self.context_id,
             rules,
             config,
-            ctx: Some(HttpContext::new(context_id)),
-            slot: None,
-            body_handled: [false; 2],
-        }))
+        )))
     }
 
     fn on_queue_ready(&mut self, _queue_id: u32) {
@@ -497,11 +608,50 @@ pub struct Stream<P: Plugin> {
     ctx: Option<HttpContext>,
     // Where tasks give the context back; made on the first async handler.
     slot: Option<ContextSlot>,
-    // The body handler of each direction has run (request, response).
-    body_handled: [bool; 2],
+    // How the stream's bodies are handled; made when a body handler first
+    // needs it, so plugins without one carry nothing.
+    bodies: Option<Box<Bodies>>,
+}
+
+/// Per direction (request, response): how a stream's body is handled.
+#[derive(Default)]
+struct Bodies {
+    // The whole-body handler has run.
+    handled: [bool; 2],
+    // A binary body (or a WebSocket): not read, unless the handler opted in.
+    binary: [bool; 2],
+    // How the body is handled, decided at its first callback.
+    mode: [Option<Mode>; 2],
+    // The plugin's buffer limit, read with the mode.
+    limit: [Option<usize>; 2],
+    // The body went past the limit and the stream was answered.
+    over_limit: [bool; 2],
+    // The chunks an async streaming handler holds; made on first use.
+    held: [Option<Rc<RefCell<Held>>>; 2],
 }
 
 impl<P: Plugin> Stream<P> {
+    fn new(
+        context_id: u32,
+        root_id: u32,
+        rules: Option<Rc<RuleSet<P>>>,
+        config: Option<Rc<P>>,
+    ) -> Self {
+        Stream {
+            context_id,
+            root_id,
+            rules,
+            config,
+            ctx: Some(HttpContext::new(context_id)),
+            slot: None,
+            bodies: None,
+        }
+    }
+
+    fn bodies(&mut self) -> &mut Bodies {
+        self.bodies.get_or_insert_with(Box::default)
+    }
+
     /// The context, if no task holds it (taking it back from the slot if a
     /// task has finished).
     fn context(&mut self) -> Option<&mut HttpContext> {
@@ -521,7 +671,7 @@ impl<P: Plugin> Stream<P> {
     fn spawn(
         &mut self,
         make: impl FnOnce(HttpContext) -> TaskFuture,
-        resume: Option<StreamType>,
+        resume: Option<host::StreamType>,
     ) -> Action {
         let Some(ctx) = self.ctx.take() else {
             return Action::Pause;
@@ -540,11 +690,12 @@ impl<P: Plugin> Stream<P> {
     /// direction, `content-length` is removed: the headers go on now (they
     /// cannot wait for the body: Envoy turns a header pause into a full stop
     /// that also holds the body back), and the body handler may change the
-    /// body's length. The body then travels chunked.
+    /// body's length. The body then travels chunked. A binary body (by
+    /// Higress's rules, decided before the handler) and a body the handler
+    /// chose not to read keep their length: they go on untouched.
     fn headers_phase(
         &mut self,
         handler: Option<HeadersHandler<P>>,
-        body_handler_follows: bool,
         end_of_stream: bool,
         direction: Direction,
     ) -> Action {
@@ -558,46 +709,184 @@ impl<P: Plugin> Stream<P> {
             );
             return Action::Pause;
         }
-        if body_handler_follows && !end_of_stream {
-            if let Err(err) = host::remove_map_value(direction.headers(), "content-length") {
-                log::warn!("cannot remove content-length: {err}");
-            }
+        let handlers = P::handlers();
+        if direction == Direction::Request
+            && (handlers.has_body(Direction::Request) || handlers.has_body(Direction::Response))
+            && body::is_websocket()
+        {
+            self.bodies().binary = [true; 2];
         }
+        let d = direction.index();
+        let body_follows = handlers.has_body(direction) && !end_of_stream && {
+            if !handlers.binary[d] && !self.bodies().binary[d] {
+                self.bodies().binary[d] = body::is_binary(direction);
+            }
+            !self.bodies().binary[d] || handlers.binary[d]
+        };
         match handler {
-            None => Action::Continue,
+            None => {
+                self.drop_content_length(body_follows, direction);
+                Action::Continue
+            }
             Some(HeadersHandler::Sync(handler)) => match self.context() {
-                Some(ctx) => handler(ctx, &config),
+                Some(ctx) => {
+                    let action = handler(ctx, &config);
+                    self.drop_content_length(body_follows, direction);
+                    action
+                }
                 None => Action::Continue,
             },
             Some(HeadersHandler::Async(handler)) => {
+                // The task may resume the headers: decided before it runs.
+                self.drop_content_length(body_follows, direction);
                 self.spawn(|ctx| handler(ctx, config), Some(direction.stream()))
             }
         }
     }
 
-    /// Buffers a body until its end, then runs the body handler once with it.
-    /// The end is the body's last chunk, or the trailers when the message
-    /// has some (then no body chunk says `end_of_stream`, and the buffered
-    /// body is read in the trailers callback: `body_size` is `None`).
+    /// Removes `content-length` when the body handler will read (and may
+    /// change) the body that follows: it then travels chunked.
+    fn drop_content_length(&mut self, body_follows: bool, direction: Direction) {
+        if !body_follows {
+            return;
+        }
+        let dont_read = self
+            .context()
+            .is_some_and(|ctx| ctx.body_control[direction.index()].dont_read);
+        if !dont_read {
+            if let Err(err) = host::remove_map_value(direction.headers(), "content-length") {
+                log::warn!("cannot remove content-length: {err}");
+            }
+        }
+    }
+
+    /// How the direction's body is handled for this stream (decided once,
+    /// at its first callback, from what the headers handlers said).
+    fn mode(&mut self, direction: Direction) -> Mode {
+        let d = direction.index();
+        if let Some(mode) = self.bodies().mode[d] {
+            return mode;
+        }
+        let handlers = P::handlers();
+        let (whole, chunk) = handlers.body(direction);
+        let control = self
+            .context()
+            .map(|ctx| ctx.body_control[d])
+            .unwrap_or_default();
+        let mode = if self.config.is_none()
+            || control.dont_read
+            || (self.bodies().binary[d] && !handlers.binary[d])
+        {
+            Mode::Skip
+        } else if chunk.is_some() && !control.buffer {
+            Mode::Streaming
+        } else if whole.is_some() || chunk.is_some() {
+            Mode::Whole
+        } else {
+            Mode::Skip
+        };
+        self.bodies().mode[d] = Some(mode);
+        self.bodies().limit[d] = control.limit;
+        mode
+    }
+
+    /// Whether `size` buffered bytes are past the plugin's limit; if so the
+    /// stream is answered (once) and the rest of the body goes through.
+    fn over_limit(&mut self, direction: Direction, size: usize) -> bool {
+        let d = direction.index();
+        match self.bodies().limit[d] {
+            Some(limit) if size > limit => {
+                self.bodies().over_limit[d] = true;
+                body::reject_over_limit(direction, size, limit);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A body callback (`body_size: None` in the trailers callback, which
+    /// ends a message that has trailers: no body chunk then says
+    /// `end_of_stream`).
     fn body_phase(
         &mut self,
-        handler: BodyHandler<P>,
         body_size: Option<usize>,
         end_of_stream: bool,
         direction: Direction,
     ) -> Action {
+        let (whole, chunk) = P::handlers().body(direction);
+        if whole.is_none() && chunk.is_none() {
+            return Action::Continue;
+        }
         // No config (no rule matched and no global one): the plugin leaves
         // the stream alone, and nothing is buffered.
         let Some(config) = self.config.clone() else {
             return Action::Continue;
         };
-        if !end_of_stream {
-            // Pause on a body chunk = StopIterationAndBuffer.
-            return Action::Pause;
-        }
-        if std::mem::replace(&mut self.body_handled[direction.index()], true) {
+        let d = direction.index();
+        if self.bodies().over_limit[d] {
             return Action::Continue;
         }
+        // An async streaming handler holds the stream: this chunk waits its
+        // turn. (The guard is constant: only async streaming handlers hold.)
+        let held = match chunk {
+            Some(ChunkHandler::Async(_)) => self.bodies().held[d].clone(),
+            _ => None,
+        };
+        if let Some(held) = held {
+            let mut held = held.borrow_mut();
+            if held.running {
+                let size = body_size.unwrap_or(held.buffered());
+                held.push(size, end_of_stream);
+                drop(held);
+                if self.over_limit(direction, size) {
+                    return Action::Continue;
+                }
+                return Action::Pause;
+            }
+        }
+        match self.mode(direction) {
+            Mode::Skip => Action::Continue,
+            Mode::Streaming => match chunk {
+                Some(handler) => {
+                    self.chunk_phase(handler, config, body_size, end_of_stream, direction)
+                }
+                None => Action::Continue,
+            },
+            Mode::Whole => {
+                if let Some(size) = body_size {
+                    if self.over_limit(direction, size) {
+                        return Action::Continue;
+                    }
+                }
+                if !end_of_stream {
+                    // Pause on a body chunk = StopIterationAndBuffer.
+                    return Action::Pause;
+                }
+                if std::mem::replace(&mut self.bodies().handled[d], true) {
+                    return Action::Continue;
+                }
+                // In the trailers callback the size is not given: read all
+                // there is (the host returns at most what it has).
+                let size = body_size.unwrap_or(u32::MAX as usize);
+                match (whole, chunk) {
+                    (Some(handler), _) => self.whole_body(handler, config, size, direction),
+                    (None, Some(handler)) => {
+                        self.chunk_phase(handler, config, Some(size), true, direction)
+                    }
+                    (None, None) => Action::Continue,
+                }
+            }
+        }
+    }
+
+    /// Runs the whole-body handler with the buffered body.
+    fn whole_body(
+        &mut self,
+        handler: BodyHandler<P>,
+        config: Rc<P>,
+        size: usize,
+        direction: Direction,
+    ) -> Action {
         let Some(ctx) = self.context() else {
             log::warn!(
                 "the {} body arrived while a handler is still waiting",
@@ -608,21 +897,84 @@ impl<P: Plugin> Stream<P> {
         if ctx.has_responded() {
             return Action::Continue;
         }
-        // In the trailers callback the size is not given: read all there is
-        // (the host returns at most what it has).
-        let max = body_size.unwrap_or(u32::MAX as usize);
-        let body = match host::get_buffer(direction.buffer(), 0, max) {
+        let body = match host::get_buffer(direction.buffer(), 0, size) {
             Ok(body) => body.unwrap_or_default(),
             Err(err) => {
                 log::error!("cannot read the {} body: {err}", direction.name());
                 return Action::Continue;
             }
         };
-        direction.set_body_len(ctx, body.len());
+        match direction {
+            Direction::Request => ctx.request_body_len = body.len(),
+            Direction::Response => ctx.response_body_len = body.len(),
+        }
         match handler {
             BodyHandler::Sync(handler) => handler(ctx, &config, &body),
             BodyHandler::Async(handler) => {
                 self.spawn(|ctx| handler(ctx, config, body), Some(direction.stream()))
+            }
+        }
+    }
+
+    /// Runs the streaming handler on the chunk the host holds now
+    /// (`body_size: None`: the stream ended with trailers, the handler gets
+    /// an empty last chunk and what it returns is added at the end).
+    fn chunk_phase(
+        &mut self,
+        handler: ChunkHandler<P>,
+        config: Rc<P>,
+        body_size: Option<usize>,
+        end_of_stream: bool,
+        direction: Direction,
+    ) -> Action {
+        let Some(ctx) = self.context() else {
+            log::warn!(
+                "a {} body chunk arrived while a handler is still waiting",
+                direction.name()
+            );
+            return Action::Pause;
+        };
+        if ctx.has_responded() {
+            return Action::Continue;
+        }
+        let chunk = match body_size {
+            Some(size) if size > 0 => match host::get_buffer(direction.buffer(), 0, size) {
+                Ok(chunk) => chunk.unwrap_or_default(),
+                Err(err) => {
+                    log::error!("cannot read the {} body: {err}", direction.name());
+                    return Action::Continue;
+                }
+            },
+            _ => Vec::new(),
+        };
+        match handler {
+            ChunkHandler::Sync(handler) => {
+                let out = handler(ctx, &config, &chunk, end_of_stream);
+                body::apply_chunk(direction, &chunk, out);
+                if ctx.has_responded() {
+                    Action::Pause
+                } else {
+                    Action::Continue
+                }
+            }
+            ChunkHandler::Async(handler) => {
+                let held = Rc::clone(
+                    self.bodies().held[direction.index()].get_or_insert_with(Rc::default),
+                );
+                self.spawn(
+                    |ctx| {
+                        body::chunk_task(
+                            handler,
+                            ctx,
+                            config,
+                            held,
+                            direction,
+                            chunk,
+                            end_of_stream,
+                        )
+                    },
+                    Some(direction.stream()),
+                )
             }
         }
     }
@@ -680,48 +1032,6 @@ impl RequestFacts for HostFacts {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Direction {
-    Request,
-    Response,
-}
-
-impl Direction {
-    fn buffer(self) -> BufferType {
-        match self {
-            Direction::Request => BufferType::HttpRequestBody,
-            Direction::Response => BufferType::HttpResponseBody,
-        }
-    }
-    fn headers(self) -> MapType {
-        match self {
-            Direction::Request => MapType::HttpRequestHeaders,
-            Direction::Response => MapType::HttpResponseHeaders,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Direction::Request => "request",
-            Direction::Response => "response",
-        }
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
-    fn stream(self) -> StreamType {
-        match self {
-            Direction::Request => StreamType::HttpRequest,
-            Direction::Response => StreamType::HttpResponse,
-        }
-    }
-    fn set_body_len(self, ctx: &mut HttpContext, len: usize) {
-        match self {
-            Direction::Request => ctx.request_body_len = len,
-            Direction::Response => ctx.response_body_len = len,
-        }
-    }
-}
-
 impl<P: Plugin> Context for Stream<P> {
     fn on_http_call_response(
         &mut self,
@@ -766,62 +1076,43 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
                 self.config = rules.select(&mut HostFacts::default());
             }
         }
-        if handlers.request_headers.is_none() && handlers.request_body.is_none() {
+        if handlers.request_headers.is_none()
+            && !handlers.has_body(Direction::Request)
+            && !handlers.has_body(Direction::Response)
+        {
             return Action::Continue;
         }
-        self.headers_phase(
-            handlers.request_headers,
-            handlers.request_body.is_some(),
-            end_of_stream,
-            Direction::Request,
-        )
+        self.headers_phase(handlers.request_headers, end_of_stream, Direction::Request)
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        match P::handlers().request_body {
-            None => Action::Continue,
-            Some(handler) => {
-                self.body_phase(handler, Some(body_size), end_of_stream, Direction::Request)
-            }
-        }
+        self.body_phase(Some(body_size), end_of_stream, Direction::Request)
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         // Trailers end the message: the body handler runs now, whatever the
         // body chunks said (else a body check is bypassed by adding trailers).
-        match P::handlers().request_body {
-            None => Action::Continue,
-            Some(handler) => self.body_phase(handler, None, true, Direction::Request),
-        }
+        self.body_phase(None, true, Direction::Request)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let handlers = P::handlers();
-        if handlers.response_headers.is_none() && handlers.response_body.is_none() {
+        if handlers.response_headers.is_none() && !handlers.has_body(Direction::Response) {
             return Action::Continue;
         }
         self.headers_phase(
             handlers.response_headers,
-            handlers.response_body.is_some(),
             end_of_stream,
             Direction::Response,
         )
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        match P::handlers().response_body {
-            None => Action::Continue,
-            Some(handler) => {
-                self.body_phase(handler, Some(body_size), end_of_stream, Direction::Response)
-            }
-        }
+        self.body_phase(Some(body_size), end_of_stream, Direction::Response)
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
-        match P::handlers().response_body {
-            None => Action::Continue,
-            Some(handler) => self.body_phase(handler, None, true, Direction::Response),
-        }
+        self.body_phase(None, true, Direction::Response)
     }
 
     fn on_log(&mut self) {

@@ -7,6 +7,7 @@
 //! dies with the test process (`PR_SET_PDEATHSIG`).
 
 mod http_server;
+mod streams;
 mod trailers;
 
 pub use http_server::{HttpReply, HttpRequest, HttpServer};
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+pub use streams::{stream_get, Piece, Streamed, StreamingUpstream};
 pub use trailers::{http1_with_trailers, http2_with_trailers, RawResponse};
 
 /// The workspace root (the folder holding the top `Cargo.toml`).

@@ -1,0 +1,203 @@
+//! Streaming body handlers in a real Envoy: each chunk goes on as soon as
+//! its handler returns (an SSE event reaches the client while the upstream
+//! still pauses), and an async handler that awaits a callout mid-stream
+//! holds its chunk and every later one, then hands them on in order.
+
+use gateway_plugin_tests::{
+    stream_get, Envoy, EnvoyConfig, HttpReply, HttpServer, Piece, StreamingUpstream, TokenMode,
+    TokenService,
+};
+use serde_json::json;
+use std::time::Duration;
+
+const TOKEN_CLUSTER: &str = "outbound|8080||token.static";
+const MODERATION_CLUSTER: &str = "outbound|8080||moderation.static";
+
+fn port_of(envoy: &Envoy) -> u16 {
+    envoy
+        .url("")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port")
+}
+
+fn sse() -> Vec<(String, String)> {
+    vec![("content-type".into(), "text/event-stream".into())]
+}
+
+#[test]
+fn an_sse_event_reaches_the_client_before_the_upstream_sends_the_next() {
+    let upstream = StreamingUpstream::start(|_| {
+        (
+            sse(),
+            vec![
+                Piece::new(0, "data: one\n\n"),
+                Piece::new(1000, "data: two\n\n"),
+                Piece::new(0, "data: [DONE]\n\n"),
+            ],
+        )
+    });
+    let envoy = Envoy::start(
+        EnvoyConfig::new("sse-rewrite", upstream.port())
+            .configuration(json!({"prefix": "gw: "}))
+            .wasm_log_level("debug"),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+
+    let resp = stream_get(port_of(&envoy), "/v1/chat", &[]).unwrap();
+    assert_eq!(resp.status, 200, "{}", envoy.log());
+    assert_eq!(
+        resp.text(),
+        "data: gw: one\n\ndata: gw: two\n\ndata: gw: [DONE]\n\n"
+    );
+    let first = resp.arrival_of("data: gw: one").unwrap();
+    let sent = upstream.sent();
+    let second_sent = sent[1].1;
+    // The rewritten first event was out ≥ 0.5 s before the second was sent
+    // (the upstream paused 1 s between them).
+    let lead = second_sent.saturating_duration_since(first);
+    assert!(
+        lead >= Duration::from_millis(500),
+        "first event only {lead:?} before the second was sent"
+    );
+    assert!(envoy
+        .wait_for_log("[sse-rewrite] 3 events rewritten")
+        .is_some());
+}
+
+/// `c00*`-style pieces, about one in four with a `*` (awaited by the plugin).
+fn pieces(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let star = if i % 4 == 1 || i % 7 == 3 { "*" } else { "" };
+            format!("c{i:02}{star}")
+        })
+        .collect()
+}
+
+/// Checks the `streaming` fixture's output: `[chunk]` or
+/// `[chunk:token-for-chunk]` per handler call (a token exactly for chunks
+/// with a `*`), `|end` after the last; the chunks, joined, are the
+/// upstream's body. How Envoy cut the body into chunks does not matter.
+fn check_groups(text: &str, body: &str) -> Result<(), String> {
+    let text = text.strip_suffix("|end").ok_or("no `|end`")?;
+    let mut joined = String::new();
+    for group in text.split_inclusive(']') {
+        let inner = group
+            .strip_prefix('[')
+            .and_then(|g| g.strip_suffix(']'))
+            .ok_or_else(|| format!("bad group {group:?}"))?;
+        let (chunk, token) = match inner.split_once(":token-for-") {
+            Some((chunk, token)) => (chunk, Some(token)),
+            None => (inner, None),
+        };
+        match token {
+            Some(token) if token != chunk => {
+                return Err(format!("chunk {chunk:?} got the token of {token:?}"))
+            }
+            None if chunk.contains('*') => return Err(format!("chunk {chunk:?} got no token")),
+            _ => {}
+        }
+        joined.push_str(chunk);
+    }
+    if joined != body {
+        return Err(format!("the chunks joined are {joined:?}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn an_async_streaming_handler_holds_chunks_and_hands_them_on_in_order() {
+    let upstream = StreamingUpstream::start(|_| {
+        let pieces = pieces(40)
+            .into_iter()
+            .enumerate()
+            // Some pieces close together (they wait behind a callout), some apart.
+            .map(|(i, p)| Piece::new(if i % 3 == 0 { 40 } else { 2 }, p))
+            .collect();
+        (Vec::new(), pieces)
+    });
+    let tokens = TokenService::start(TokenMode::Jitter(30));
+    let envoy = Envoy::start(
+        EnvoyConfig::new("streaming", upstream.port())
+            .cluster(TOKEN_CLUSTER, tokens.port())
+            .wasm_log_level("debug"),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+
+    // Several streams at once, each with its own callouts.
+    let port = port_of(&envoy);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| scope.spawn(move || stream_get(port, &format!("/s/{i}"), &[])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, resp) in results.into_iter().enumerate() {
+        let resp = resp.unwrap_or_else(|e| panic!("stream {i}: {e}"));
+        assert_eq!(resp.status, 200, "stream {i}");
+        let text = resp.text();
+        check_groups(&text, &pieces(40).concat())
+            .unwrap_or_else(|e| panic!("stream {i}: {e}\n{text}\n{}", envoy.log()));
+        // It streamed: the client got pieces before the upstream's last.
+        let last_sent = upstream.sent().last().unwrap().1;
+        let first = resp.pieces[0].0;
+        assert!(first < last_sent, "stream {i} arrived all at once");
+    }
+    let log = envoy.log();
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(
+        !log.contains("cannot replace"),
+        "a write to a held body failed:\n{log}"
+    );
+}
+
+#[test]
+fn stream_moderation_cuts_the_stream_at_the_first_flagged_window() {
+    let upstream = StreamingUpstream::start(|_| {
+        (
+            sse(),
+            vec![
+                Piece::new(0, "data: hello\n\n"),
+                Piece::new(150, "data: world\n\n"),
+                Piece::new(150, "data: forbidden\n\n"),
+                Piece::new(150, "data: more\n\n"),
+                Piece::new(150, "data: and more\n\n"),
+            ],
+        )
+    });
+    let moderation = HttpServer::start(|req| {
+        let flagged = String::from_utf8_lossy(&req.body).contains("forbidden");
+        HttpReply::new(200, json!({ "flagged": flagged }).to_string())
+    });
+    let envoy = Envoy::start(
+        EnvoyConfig::new("stream-moderation", upstream.port())
+            .cluster(MODERATION_CLUSTER, moderation.port())
+            .configuration(json!({
+                "serviceName": "moderation",
+                "servicePort": 8080,
+                "everyBytes": 20,
+                "finalEvent": "data: [moderated]\n\n",
+            }))
+            .wasm_log_level("debug"),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+
+    let resp = stream_get(port_of(&envoy), "/v1/chat", &[]).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.text(),
+        "data: hello\n\ndata: world\n\ndata: [moderated]\n\n",
+        "{}",
+        envoy.log()
+    );
+    // The passed window went on before the stream's end.
+    let passed = resp.arrival_of("data: world").unwrap();
+    let last_sent = upstream.sent().last().unwrap().1;
+    assert!(passed < last_sent);
+    assert_eq!(moderation.requests(), 2);
+    assert!(envoy
+        .wait_for_log("[stream-moderation] window 2 flagged: stream cut")
+        .is_some());
+}
