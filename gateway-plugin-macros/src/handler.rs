@@ -7,8 +7,9 @@
 //!
 //! The body phases take options: `streaming` (the handler gets each chunk
 //! as it arrives, `(ctx, config, chunk: &[u8], end_of_stream: bool)`, and
-//! returns what goes on in its place) and `binary` (binary bodies reach the
-//! handler too).
+//! returns what goes on in its place), `binary` (binary bodies reach the
+//! handler too) and `hold_headers` (the headers wait for the body handler,
+//! which may change them, where the gateway allows it).
 
 use crate::errors::{with_item, Errors};
 use proc_macro2::{Span, TokenStream};
@@ -90,6 +91,7 @@ fn is_u8_slice(ty: &Type) -> bool {
 struct Options {
     streaming: bool,
     binary: bool,
+    hold_headers: bool,
 }
 
 fn parse_options(phase: Phase, args: TokenStream, errors: &mut Errors) -> Options {
@@ -104,7 +106,7 @@ fn parse_options(phase: Phase, args: TokenStream, errors: &mut Errors) -> Option
         return options;
     }
     let expected = format!(
-        "`#[{attr}]` takes `streaming` (one chunk at a time) and `binary` (binary bodies too), e.g. `#[{attr}(streaming)]`"
+        "`#[{attr}]` takes `streaming` (one chunk at a time), `binary` (binary bodies too) and `hold_headers` (the headers wait for this handler), e.g. `#[{attr}(streaming)]`"
     );
     let parser = syn::punctuated::Punctuated::<syn::Ident, syn::Token![,]>::parse_terminated;
     let idents = match parser.parse2(args.clone()) {
@@ -119,6 +121,8 @@ fn parse_options(phase: Phase, args: TokenStream, errors: &mut Errors) -> Option
             &mut options.streaming
         } else if ident == "binary" {
             &mut options.binary
+        } else if ident == "hold_headers" {
+            &mut options.hold_headers
         } else {
             errors.at(&ident, format!("unknown option `{ident}`: {expected}"));
             continue;
@@ -380,12 +384,18 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
             const BINARY: bool = true;
         )
     });
+    let hold_headers = options.hold_headers.then(|| {
+        quote!(
+            const HOLD_HEADERS: bool = true;
+        )
+    });
     if options.streaming {
         let value = chunk_handler(&func, &config_ty, is_async);
         let imp = quote_spanned! {config_ty.span()=>
             impl #private::#trait_name for #config_ty {
                 const HANDLER: #private::ChunkHandler<Self> = #value;
                 #binary
+                #hold_headers
             }
         };
         return quote! {
@@ -440,6 +450,7 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         impl #private::#trait_name for #config_ty {
             const HANDLER: #private::#handler_ty<Self> = #value;
             #binary
+            #hold_headers
         }
     };
     quote! {

@@ -92,6 +92,7 @@ impl Host {
                 properties: HashMap::new(),
                 vm_config: Vec::new(),
                 higress_properties: false,
+                allow_stop_iteration: false,
             },
         })
     }
@@ -116,6 +117,7 @@ impl Host {
             properties: HashMap::new(),
             vm_config: Vec::new(),
             higress_properties: false,
+            allow_stop_iteration: false,
         };
         let mut probe = Store::new(&engine, State::new(Arc::new(setup), Vec::new()));
         for import in module.imports() {
@@ -217,6 +219,19 @@ impl Host {
     /// upstream Envoy: those are empty and the names are under `xds.`.
     pub fn higress_properties(mut self) -> Host {
         self.setup.higress_properties = true;
+        self
+    }
+
+    /// Lets a headers phase that returns `Pause` hold the headers while the
+    /// body comes on to the plugin, as Higress does and as upstream Envoy
+    /// does with `allow_on_headers_stop_iteration: true` in the Wasm
+    /// filter's configuration: body (and trailer) callbacks then arrive
+    /// while the headers wait, still changeable, and both go on when a body
+    /// callback returns `Continue` or the plugin resumes the stream. By
+    /// default this host is upstream Envoy without the option: a header
+    /// pause stops the body too, until the plugin resumes.
+    pub fn allow_on_headers_stop_iteration(mut self) -> Host {
+        self.setup.allow_stop_iteration = true;
         self
     }
 

@@ -469,8 +469,21 @@ fn after_phase(machine: &mut Machine, run: &mut Run, action: Option<i32>, at_end
     if take_local_response(machine, run) {
         return;
     }
+    let allow_stop_iteration = machine.store.data().setup.allow_stop_iteration;
     if action.unwrap_or(CONTINUE) == CONTINUE || continued {
         advance(machine, run);
+    } else if allow_stop_iteration
+        && matches!(phase, Phase::RequestHeaders | Phase::ResponseHeaders)
+        && has_more(run, phase)
+    {
+        // The headers wait (still changeable); the body comes on to the
+        // plugin meanwhile, and both go on when it continues.
+        run.phase = match phase {
+            Phase::RequestHeaders if !run.request_chunks.is_empty() => Phase::RequestBody,
+            Phase::RequestHeaders => Phase::RequestTrailers,
+            _ if !run.response_chunks.is_empty() => Phase::ResponseBody,
+            _ => Phase::ResponseTrailers,
+        };
     } else if !at_end {
         // A body chunk the plugin buffers: the next one comes, or the
         // trailers, with the body still buffered.
@@ -488,6 +501,14 @@ fn after_phase(machine: &mut Machine, run: &mut Run, action: Option<i32>, at_end
         }
     } else {
         run.waiting = true;
+    }
+}
+
+/// Whether a message has more than its headers still to come.
+fn has_more(run: &Run, phase: Phase) -> bool {
+    match phase {
+        Phase::RequestHeaders => !run.request_chunks.is_empty() || !run.request.trailers.is_empty(),
+        _ => !run.response_chunks.is_empty() || !run.response_trailers.is_empty(),
     }
 }
 
@@ -525,8 +546,11 @@ fn settle_waiting(machine: &mut Machine, run: &mut Run) {
         run.waiting = false;
         advance(machine, run);
     } else if run.phase.is_request() {
+        // Held headers (if any) go on with the body so far.
+        data.request_headers_sent = true;
         run.request_sent.append(&mut data.request_body);
     } else {
+        data.response_headers_sent = true;
         let mut body = std::mem::take(&mut data.response_body);
         send_response_data(run, &mut body);
     }
@@ -604,7 +628,9 @@ fn advance(machine: &mut Machine, run: &mut Run) {
             }
         }
         Phase::RequestTrailers => {
-            // The buffered body goes on with the trailers.
+            // The buffered body goes on with the trailers (and the
+            // headers, if they were held).
+            data.request_headers_sent = true;
             run.request_sent.append(&mut data.request_body);
             Phase::Upstream
         }
@@ -620,6 +646,7 @@ fn advance(machine: &mut Machine, run: &mut Run) {
             }
         }
         Phase::ResponseTrailers => {
+            data.response_headers_sent = true;
             send_response_data(run, &mut data.response_body);
             Phase::End
         }

@@ -35,6 +35,9 @@ pub(crate) struct Setup {
     /// Answer `route_name` and `cluster_name` as Higress does (else only
     /// `xds.route_name` and `xds.cluster_name`, as upstream Envoy).
     pub higress_properties: bool,
+    /// A header pause lets the body through to the plugin
+    /// (`allow_on_headers_stop_iteration`, Higress).
+    pub allow_stop_iteration: bool,
 }
 
 /// One HTTP stream's data, as host calls see it.

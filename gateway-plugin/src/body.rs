@@ -347,6 +347,71 @@ impl Held {
     }
 }
 
+/// What an async headers handler's task does once the handler is done, on
+/// a gateway that lets a header pause hold only the headers (Higress;
+/// Envoy with `allow_on_headers_stop_iteration: true`): body callbacks then
+/// arrive while the handler waits, without a context to run the body
+/// handler with. The stream must not be resumed before the body handler
+/// has seen the body, or a body check is skipped.
+#[derive(Default)]
+pub(crate) struct AfterHeaders {
+    /// Body callbacks came while the headers handler waited: the next ones
+    /// (or the body handler's `Continue`) resume the stream, not the task.
+    pub(crate) body_started: bool,
+    /// Keep the headers held after the handler (`hold_headers`).
+    pub(crate) hold: bool,
+    /// The body ended meanwhile: its phase runs in the task, next.
+    pub(crate) continuation: Option<Box<dyn FnOnce(HttpContext) -> TaskFuture>>,
+}
+
+/// An async headers handler's task, followed by what [`AfterHeaders`] says.
+pub(crate) fn headers_then_body(
+    headers: TaskFuture,
+    after: Rc<RefCell<AfterHeaders>>,
+) -> TaskFuture {
+    Box::pin(async move {
+        let (ctx, action) = headers.await;
+        if action != Action::Continue || ctx.has_responded() {
+            return (ctx, action);
+        }
+        let next = std::mem::take(&mut *after.borrow_mut());
+        match next.continuation {
+            Some(body_phase) => body_phase(ctx).await,
+            // `Pause` here only means "do not resume": the body's callbacks
+            // (and the body handler's `Continue`) let the stream go on.
+            None if next.body_started || next.hold => (ctx, Action::Pause),
+            None => (ctx, Action::Continue),
+        }
+    })
+}
+
+thread_local! {
+    /// The gateway was seen not to pass a body on while headers were held.
+    static HOLD_REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this VM saw that its gateway does not let headers be held.
+pub(crate) fn hold_refused() -> bool {
+    HOLD_REFUSED.with(|r| r.get())
+}
+
+/// A stream held its headers for the body handler (`hold_headers`) and its
+/// body never reached the plugin: the gateway turned the header pause into
+/// a full stop. Says so once, and holds no more headers in this VM.
+pub(crate) fn refuse_hold(direction: Direction) {
+    if HOLD_REFUSED.with(|r| r.replace(true)) {
+        return;
+    }
+    log::error!(
+        "hold_headers: the gateway did not pass the {} body on to the plugin while its \
+         headers were held, so it does not let a plugin hold headers for the body handler \
+         (upstream Envoy: set `allow_on_headers_stop_iteration: true` in the Wasm filter's \
+         `config`, Envoy 1.35 or later; Higress allows it). From now on this VM lets headers \
+         go before the body handler runs, and the header changes it makes are refused",
+        direction.name()
+    );
+}
+
 /// The task of an async streaming handler: handles `first` (the host's
 /// buffer from its start), then every chunk held meanwhile, in order; then
 /// writes the result and gives the context back (the executor resumes the

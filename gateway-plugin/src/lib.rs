@@ -115,12 +115,17 @@ pub use gateway_plugin_macros::on_request_headers;
 /// or a WebSocket upgrade. `#[on_request_body(binary)]` (also
 /// `(streaming, binary)`) lets them reach the handler.
 ///
-/// The request headers have gone on by then: Envoy cannot hold headers back
-/// while letting the body through to the plugin (its proxy-wasm host turns a
-/// header pause into a full stop), so header changes belong in
-/// `#[on_request_headers]`. Because the body may change length, the
-/// framework removes `content-length` from requests whose body it reads;
-/// the body then travels chunked.
+/// The request headers have gone on by then: Envoy's proxy-wasm host turns
+/// a header pause into a full stop that also holds the body back, so header
+/// changes belong in `#[on_request_headers]`, unless the handler is marked
+/// `hold_headers` (`#[on_request_body(hold_headers)]`): the headers then
+/// wait, still changeable, until the body handler returns. That needs a
+/// gateway that lets a plugin hold headers while the body comes (Higress;
+/// Envoy 1.35+ with `allow_on_headers_stop_iteration: true`); on one that
+/// does not, the plugin's log says so once and the headers go first again.
+/// Because the body may change length, the framework removes
+/// `content-length` from requests whose body it reads; the body then travels
+/// chunked.
 ///
 /// ```no_run
 /// use gateway_plugin::prelude::*;

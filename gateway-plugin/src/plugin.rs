@@ -11,7 +11,7 @@
 //! While a stream's task waits, the task owns the stream's [`HttpContext`]
 //! and gives it back through a shared slot when it completes.
 
-use crate::body::{self, ChunkHandler, Direction, Held, Mode};
+use crate::body::{self, AfterHeaders, ChunkHandler, Direction, Held, Mode};
 use crate::config::ConfigError;
 use crate::context::HttpContext;
 use crate::executor::{self, ContextSlot, TaskFuture};
@@ -113,6 +113,8 @@ pub struct Handlers<C> {
     pub stream_done: Option<HeadersHandler<C>>,
     /// A body handler of the direction (request, response) takes binary bodies.
     pub binary: [bool; 2],
+    /// A body handler of the direction holds its headers (`hold_headers`).
+    pub hold_headers: [bool; 2],
 }
 
 impl<C> Handlers<C> {
@@ -158,6 +160,8 @@ pub trait OnRequestBody: Plugin {
     const HANDLER: BodyHandler<Self>;
     /// `#[on_request_body(binary)]`: binary bodies reach the handler too.
     const BINARY: bool = false;
+    /// `hold_headers`: the headers wait for the body handler, which may change them.
+    const HOLD_HEADERS: bool = false;
 }
 
 /// Implemented by `#[on_request_body(streaming)]`.
@@ -166,6 +170,8 @@ pub trait OnRequestBodyStreaming: Plugin {
     const HANDLER: ChunkHandler<Self>;
     /// `#[on_request_body(streaming, binary)]`.
     const BINARY: bool = false;
+    /// `hold_headers`: the headers wait for the body handler, which may change them.
+    const HOLD_HEADERS: bool = false;
 }
 
 /// Implemented by `#[on_response_headers]`.
@@ -180,6 +186,8 @@ pub trait OnResponseBody: Plugin {
     const HANDLER: BodyHandler<Self>;
     /// `#[on_response_body(binary)]`: binary bodies reach the handler too.
     const BINARY: bool = false;
+    /// `hold_headers`: the headers wait for the body handler, which may change them.
+    const HOLD_HEADERS: bool = false;
 }
 
 /// Implemented by `#[on_response_body(streaming)]`.
@@ -188,6 +196,8 @@ pub trait OnResponseBodyStreaming: Plugin {
     const HANDLER: ChunkHandler<Self>;
     /// `#[on_response_body(streaming, binary)]`.
     const BINARY: bool = false;
+    /// `hold_headers`: the headers wait for the body handler, which may change them.
+    const HOLD_HEADERS: bool = false;
 }
 
 /// Implemented by `#[on_stream_done]`.
@@ -270,15 +280,15 @@ pub mod probe {
         ChunkHandler
     );
 
-    macro_rules! probe_binary {
-        ($has:ident, $none:ident, $trait:ident, $method:ident) => {
+    macro_rules! probe_flag {
+        ($has:ident, $none:ident, $trait:ident, $method:ident, $flag:ident) => {
             pub trait $has<C> {
                 fn $method(&self) -> bool;
             }
             impl<C: $trait> $has<C> for &Probe<C> {
                 #[inline(always)]
                 fn $method(&self) -> bool {
-                    C::BINARY
+                    C::$flag
                 }
             }
             pub trait $none<C> {
@@ -293,29 +303,62 @@ pub mod probe {
         };
     }
 
-    probe_binary!(
+    probe_flag!(
         HasRequestBodyBinary,
         NoRequestBodyBinary,
         OnRequestBody,
-        request_body_binary
+        request_body_binary,
+        BINARY
     );
-    probe_binary!(
+    probe_flag!(
         HasRequestChunkBinary,
         NoRequestChunkBinary,
         OnRequestBodyStreaming,
-        request_chunk_binary
+        request_chunk_binary,
+        BINARY
     );
-    probe_binary!(
+    probe_flag!(
         HasResponseBodyBinary,
         NoResponseBodyBinary,
         OnResponseBody,
-        response_body_binary
+        response_body_binary,
+        BINARY
     );
-    probe_binary!(
+    probe_flag!(
         HasResponseChunkBinary,
         NoResponseChunkBinary,
         OnResponseBodyStreaming,
-        response_chunk_binary
+        response_chunk_binary,
+        BINARY
+    );
+
+    probe_flag!(
+        HasRequestBodyHold,
+        NoRequestBodyHold,
+        OnRequestBody,
+        request_body_hold,
+        HOLD_HEADERS
+    );
+    probe_flag!(
+        HasRequestChunkHold,
+        NoRequestChunkHold,
+        OnRequestBodyStreaming,
+        request_chunk_hold,
+        HOLD_HEADERS
+    );
+    probe_flag!(
+        HasResponseBodyHold,
+        NoResponseBodyHold,
+        OnResponseBody,
+        response_body_hold,
+        HOLD_HEADERS
+    );
+    probe_flag!(
+        HasResponseChunkHold,
+        NoResponseChunkHold,
+        OnResponseBodyStreaming,
+        response_chunk_hold,
+        HOLD_HEADERS
     );
 
     probe!(
@@ -347,6 +390,12 @@ macro_rules! __handlers {
                     || (&&Probe::<$ty>::new()).request_chunk_binary(),
                 (&&Probe::<$ty>::new()).response_body_binary()
                     || (&&Probe::<$ty>::new()).response_chunk_binary(),
+            ],
+            hold_headers: [
+                (&&Probe::<$ty>::new()).request_body_hold()
+                    || (&&Probe::<$ty>::new()).request_chunk_hold(),
+                (&&Probe::<$ty>::new()).response_body_hold()
+                    || (&&Probe::<$ty>::new()).response_chunk_hold(),
             ],
         }
     }};
@@ -628,6 +677,12 @@ struct Bodies {
     over_limit: [bool; 2],
     // The chunks an async streaming handler holds; made on first use.
     held: [Option<Rc<RefCell<Held>>>; 2],
+    // An async headers handler runs while body callbacks may arrive.
+    after_headers: [Option<Rc<RefCell<AfterHeaders>>>; 2],
+    // The headers are held for the body handler (`hold_headers`).
+    holding: [bool; 2],
+    // A body callback came.
+    seen_body: [bool; 2],
 }
 
 impl<P: Plugin> Stream<P> {
@@ -723,23 +778,70 @@ impl<P: Plugin> Stream<P> {
             }
             !self.bodies().binary[d] || handlers.binary[d]
         };
+        // `hold_headers`: the headers wait for the body handler (a gateway
+        // that allows it passes the body on to the plugin meanwhile).
+        let hold = handlers.hold_headers[d] && body_follows && !body::hold_refused();
         match handler {
             None => {
                 self.drop_content_length(body_follows, direction);
-                Action::Continue
+                self.hold(hold, Action::Continue, direction)
             }
             Some(HeadersHandler::Sync(handler)) => match self.context() {
                 Some(ctx) => {
                     let action = handler(ctx, &config);
                     self.drop_content_length(body_follows, direction);
-                    action
+                    self.hold(hold, action, direction)
                 }
                 None => Action::Continue,
             },
             Some(HeadersHandler::Async(handler)) => {
                 // The task may resume the headers: decided before it runs.
                 self.drop_content_length(body_follows, direction);
-                self.spawn(|ctx| handler(ctx, config), Some(direction.stream()))
+                if !body_follows {
+                    return self.spawn(|ctx| handler(ctx, config), Some(direction.stream()));
+                }
+                // Body callbacks may come while it waits (on a gateway that
+                // lets a header pause hold only the headers).
+                let after = Rc::new(RefCell::new(AfterHeaders {
+                    hold,
+                    ..AfterHeaders::default()
+                }));
+                let bodies = self.bodies();
+                bodies.after_headers[d] = Some(Rc::clone(&after));
+                bodies.holding[d] = hold;
+                self.spawn(
+                    |ctx| body::headers_then_body(handler(ctx, config), after),
+                    Some(direction.stream()),
+                )
+            }
+        }
+    }
+
+    /// After a sync headers handler: with `hold_headers`, a `Continue`
+    /// becomes a pause that holds the headers until the body handler lets
+    /// them go (unless the handler chose not to read the body).
+    fn hold(&mut self, hold: bool, action: Action, direction: Direction) -> Action {
+        if !hold || action != Action::Continue {
+            return action;
+        }
+        let d = direction.index();
+        let reads = self
+            .context()
+            .is_some_and(|ctx| !ctx.has_responded() && !ctx.body_control[d].dont_read);
+        if !reads {
+            return action;
+        }
+        self.bodies().holding[d] = true;
+        Action::Pause
+    }
+
+    /// A stream that held its headers (`hold_headers`) but never got a body
+    /// callback: the gateway stopped the body with the headers.
+    fn check_hold(&mut self, direction: Direction) {
+        let d = direction.index();
+        if let Some(bodies) = &self.bodies {
+            if bodies.holding[d] && !bodies.seen_body[d] {
+                body::refuse_hold(direction);
             }
         }
     }
@@ -823,8 +925,28 @@ impl<P: Plugin> Stream<P> {
             return Action::Continue;
         };
         let d = direction.index();
+        self.bodies().seen_body[d] = true;
         if self.bodies().over_limit[d] {
             return Action::Continue;
+        }
+        // An async headers handler still waits (the gateway passed the body
+        // on while the headers were paused): nothing goes on before the
+        // body handler has seen the body.
+        // (Constant guard: only an async headers handler leaves this record.)
+        let headers = match direction {
+            Direction::Request => P::handlers().request_headers,
+            Direction::Response => P::handlers().response_headers,
+        };
+        if matches!(headers, Some(HeadersHandler::Async(_))) && self.context().is_none() {
+            if let Some(after) = self.bodies().after_headers[d].clone() {
+                after.borrow_mut().body_started = true;
+                if end_of_stream {
+                    let body_phase = self.body_continuation(body_size, config, direction);
+                    after.borrow_mut().continuation = Some(body_phase);
+                }
+                // Pause on a body chunk = StopIterationAndBuffer.
+                return Action::Pause;
+            }
         }
         // An async streaming handler holds the stream: this chunk waits its
         // turn. (The guard is constant: only async streaming handlers hold.)
@@ -877,6 +999,67 @@ impl<P: Plugin> Stream<P> {
                 }
             }
         }
+    }
+
+    /// The body phase of a message that ended while its async headers
+    /// handler waited: run by that handler's task when it is done, with the
+    /// context it gives back (so the headers handler's decisions count).
+    fn body_continuation(
+        &mut self,
+        body_size: Option<usize>,
+        config: Rc<P>,
+        direction: Direction,
+    ) -> Box<dyn FnOnce(HttpContext) -> TaskFuture> {
+        let d = direction.index();
+        let handlers = P::handlers();
+        let (whole, chunk) = handlers.body(direction);
+        let bodies = self.bodies();
+        let binary_skip = bodies.binary[d] && !handlers.binary[d];
+        // No body callback comes after the end.
+        bodies.handled[d] = true;
+        bodies.mode[d] = Some(Mode::Whole);
+        Box::new(move |mut ctx: HttpContext| -> TaskFuture {
+            let control = ctx.body_control[d];
+            if binary_skip || control.dont_read {
+                return Box::pin(async move { (ctx, Action::Continue) });
+            }
+            let size = body_size.unwrap_or(u32::MAX as usize);
+            let body = match host::get_buffer(direction.buffer(), 0, size) {
+                Ok(body) => body.unwrap_or_default(),
+                Err(err) => {
+                    log::error!("cannot read the {} body: {err}", direction.name());
+                    Vec::new()
+                }
+            };
+            if let Some(limit) = control.limit.filter(|limit| body.len() > *limit) {
+                body::reject_over_limit(direction, body.len(), limit);
+                return Box::pin(async move { (ctx, Action::Pause) });
+            }
+            match (whole, chunk) {
+                (Some(handler), chunk) if chunk.is_none() || control.buffer => {
+                    match direction {
+                        Direction::Request => ctx.request_body_len = body.len(),
+                        Direction::Response => ctx.response_body_len = body.len(),
+                    }
+                    match handler {
+                        BodyHandler::Sync(handler) => Box::pin(async move {
+                            let action = handler(&mut ctx, &config, &body);
+                            (ctx, action)
+                        }),
+                        BodyHandler::Async(handler) => handler(ctx, config, body),
+                    }
+                }
+                (_, Some(ChunkHandler::Sync(handler))) => Box::pin(async move {
+                    let out = handler(&mut ctx, &config, &body, true);
+                    body::apply_chunk(direction, &body, out);
+                    (ctx, Action::Continue)
+                }),
+                (_, Some(ChunkHandler::Async(handler))) => {
+                    body::chunk_task(handler, ctx, config, Rc::default(), direction, body, true)
+                }
+                _ => Box::pin(async move { (ctx, Action::Continue) }),
+            }
+        })
     }
 
     /// Runs the whole-body handler with the buffered body.
@@ -1097,6 +1280,15 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let handlers = P::handlers();
+        // A response while the request's headers are still held for a body
+        // that never came, or a second response (a timeout's local reply)
+        // while the first one's headers are: the gateway stopped the body.
+        if handlers.hold_headers[Direction::Request.index()] {
+            self.check_hold(Direction::Request);
+        }
+        if handlers.hold_headers[Direction::Response.index()] {
+            self.check_hold(Direction::Response);
+        }
         if handlers.response_headers.is_none() && !handlers.has_body(Direction::Response) {
             return Action::Continue;
         }

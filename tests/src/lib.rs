@@ -456,6 +456,13 @@ pub struct EnvoyConfig {
     /// An access log line format (Envoy's command operators) written to
     /// `access.log` in Envoy's scratch folder; see [`Envoy::access_log`].
     pub access_log_format: Option<String>,
+    /// The Wasm filter's `allow_on_headers_stop_iteration` (Envoy's
+    /// default, `false`, when `None`).
+    pub allow_on_headers_stop_iteration: Option<bool>,
+    /// The connection manager's `request_timeout` in milliseconds (none by
+    /// default): a request not sent upstream by then is answered by Envoy
+    /// (504 once the client has sent all of it).
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// A listener served from the LDS file: its name, port and the plugin's
@@ -495,7 +502,23 @@ impl EnvoyConfig {
             lds: None,
             virtual_hosts: None,
             access_log_format: None,
+            allow_on_headers_stop_iteration: None,
+            request_timeout_ms: None,
         }
+    }
+
+    /// Sets the Wasm filter's `allow_on_headers_stop_iteration` (Envoy
+    /// 1.35+): a header pause then holds only the headers, and the body
+    /// comes on to the plugin meanwhile, as in Higress.
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> EnvoyConfig {
+        self.allow_on_headers_stop_iteration = Some(allow);
+        self
+    }
+
+    /// Sets the connection manager's `request_timeout`.
+    pub fn request_timeout_ms(mut self, ms: u64) -> EnvoyConfig {
+        self.request_timeout_ms = Some(ms);
+        self
     }
 
     /// Writes an access log line per request in `format` (e.g.
@@ -555,6 +578,9 @@ impl EnvoyConfig {
                 "code": {"local": {"filename": self.wasm}},
             },
         });
+        if let Some(allow) = self.allow_on_headers_stop_iteration {
+            plugin["allow_on_headers_stop_iteration"] = allow.into();
+        }
         if let Some(configuration) = configuration {
             plugin["configuration"] = serde_json::json!({
                 "@type": "type.googleapis.com/google.protobuf.StringValue",
@@ -575,7 +601,7 @@ impl EnvoyConfig {
                 })
             })
             .collect();
-        serde_json::json!({
+        let mut listener = serde_json::json!({
             "name": name,
             "address": socket(port),
             "filter_chains": [{"filters": [{
@@ -610,7 +636,12 @@ impl EnvoyConfig {
                     ],
                 },
             }]}],
-        })
+        });
+        if let Some(ms) = self.request_timeout_ms {
+            listener["filter_chains"][0]["filters"][0]["typed_config"]["request_timeout"] =
+                format!("{}s", ms as f64 / 1000.0).into();
+        }
+        listener
     }
 
     /// The LDS file's content: a discovery response with `listeners`.

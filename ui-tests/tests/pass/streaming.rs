@@ -1,5 +1,6 @@
 //! Streaming body handlers, sync and async, returning `String` and `Chunk`,
-//! next to whole-body handlers of the same phase, and the `binary` option.
+//! next to whole-body handlers of the same phase, and the `binary` and
+//! `hold_headers` options.
 use gateway_plugin::prelude::*;
 
 #[plugin(name = "streaming")]
@@ -11,7 +12,7 @@ fn request_chunk(_ctx: &mut HttpContext, _config: &Config, chunk: &[u8], _end: b
     String::from_utf8_lossy(chunk).to_uppercase()
 }
 
-#[on_request_body(binary)]
+#[on_request_body(binary, hold_headers)]
 fn request_body(_ctx: &mut HttpContext, _config: &Config, _body: &[u8]) -> Action {
     Action::Continue
 }
