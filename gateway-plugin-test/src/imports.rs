@@ -290,6 +290,16 @@ fn env(l: &mut Linker<State>) -> wasmtime::Result<()> {
             ) {
                 return Status::BadArgument as i32;
             }
+            let direction = match kind {
+                buffer::HTTP_REQUEST_BODY => Some(0),
+                buffer::HTTP_RESPONSE_BODY => Some(1),
+                _ => None,
+            };
+            if let (Some(d), Some(stream)) = (direction, c.data_mut().stream()) {
+                if stream.no_body_buffer[d] {
+                    return Status::BadArgument as i32;
+                }
+            }
             match buffer_bytes(c.data_mut(), kind) {
                 // As Envoy's body buffers: replace from the start (drain
                 // `size` bytes, then prepend), or append at or past the end;

@@ -360,6 +360,7 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 Some(id),
                 (id as i32, size as i32, eos as i32),
             )?;
+            stream(machine, id).buffering[0] = action.is_some_and(|a| a != CONTINUE);
             after_phase(machine, run, action, eos);
             Ok(())
         }
@@ -367,6 +368,7 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
             let count = {
                 let data = stream(machine, id);
                 data.request_trailers = run.request.trailers.clone();
+                data.no_body_buffer[0] = !data.buffering[0];
                 data.request_trailers.len()
             };
             let action = machine.call(
@@ -375,7 +377,9 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 id,
                 Some(id),
                 (id as i32, count as i32),
-            )?;
+            );
+            stream(machine, id).no_body_buffer[0] = false;
+            let action = action?;
             after_phase(machine, run, action, true);
             Ok(())
         }
@@ -425,6 +429,7 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 Some(id),
                 (id as i32, size as i32, eos as i32),
             )?;
+            stream(machine, id).buffering[1] = action.is_some_and(|a| a != CONTINUE);
             after_phase(machine, run, action, eos);
             if run.request.hang_up_after == Some(run.response_delivered)
                 && !matches!(run.phase, Phase::End | Phase::Finished)
@@ -440,6 +445,7 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 let trailers = std::mem::take(&mut run.response_trailers);
                 let data = stream(machine, id);
                 data.response_trailers = trailers;
+                data.no_body_buffer[1] = !data.buffering[1];
                 data.response_trailers.len()
             };
             let action = machine.call(
@@ -448,7 +454,9 @@ fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
                 id,
                 Some(id),
                 (id as i32, count as i32),
-            )?;
+            );
+            stream(machine, id).no_body_buffer[1] = false;
+            let action = action?;
             after_phase(machine, run, action, true);
             Ok(())
         }

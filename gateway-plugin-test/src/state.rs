@@ -58,6 +58,13 @@ pub(crate) struct StreamData {
     pub continue_request: bool,
     pub continue_response: bool,
     pub local_response: Option<Response>,
+    /// The last body callback of each direction (request, response)
+    /// returned `Pause`: the host buffers that body (Envoy's
+    /// `buffering_*_body_`).
+    pub buffering: [bool; 2],
+    /// In a trailers callback of a body the host does not buffer: there is
+    /// no body to write to (Envoy answers `BadArgument`).
+    pub no_body_buffer: [bool; 2],
     /// The details of the plugin's local response (`%RESPONSE_CODE_DETAILS%`).
     pub response_code_details: Option<String>,
     pub closed: bool,

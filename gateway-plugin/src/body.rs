@@ -246,6 +246,25 @@ pub(crate) fn reject_over_limit(direction: Direction, size: usize, limit: usize)
     }
 }
 
+/// Adds a streaming handler's answer to a body's end that came with the
+/// trailers (its chunk was empty). Possible only where the host still
+/// buffers the body (chunks held for an awaiting handler); a body whose
+/// chunks all went on has nothing left to add to (Envoy: `BadArgument`).
+pub(crate) fn append_at_end(direction: Direction, out: Chunk) {
+    let Chunk::Replace(out) = out else { return };
+    if out.is_empty() {
+        return;
+    }
+    if let Err(err) = host::set_buffer(direction.buffer(), 0, 0, &out) {
+        log::warn!(
+            "{} bytes returned at the end of a {} body that ends with trailers are dropped: \
+             its chunks have all gone on, and the gateway has no body left to add them to ({err})",
+            out.len(),
+            direction.name()
+        );
+    }
+}
+
 /// Reads `len` bytes of the direction's buffered body from `start`.
 fn read_body(direction: Direction, start: usize, len: usize) -> Vec<u8> {
     if len == 0 {
@@ -262,8 +281,7 @@ fn read_body(direction: Direction, start: usize, len: usize) -> Vec<u8> {
 
 /// Sends `chunk`'s replacement on: the first `chunk.len()` bytes of the
 /// host's buffer become `out` (nothing is written when the handler passed
-/// the chunk on). At trailers the chunk is empty and so is the host's
-/// buffer (every chunk went on): `out` is added at the body's end.
+/// the chunk on).
 pub(crate) fn apply_chunk(direction: Direction, chunk: &[u8], out: Chunk) {
     let Chunk::Replace(out) = out else { return };
     if out == chunk {
@@ -339,7 +357,11 @@ impl Held {
     /// made of them, and the record is reset for the next hold.
     fn finish(&mut self, direction: Direction) {
         if let Some(output) = self.output.take() {
-            if let Err(err) = host::set_buffer(direction.buffer(), 0, self.consumed, &output) {
+            if self.consumed == 0 {
+                // Only the empty last call at the trailers.
+                append_at_end(direction, Chunk::Replace(output));
+            } else if let Err(err) = host::set_buffer(direction.buffer(), 0, self.consumed, &output)
+            {
                 log::warn!("cannot replace the {} body chunks: {err}", direction.name());
             }
         }

@@ -101,7 +101,9 @@ pub use gateway_plugin_macros::on_request_headers;
 /// (or `-> Chunk`, `String`; or `async fn`): called for each chunk as it
 /// arrives; what it returns goes on in its place at once (`Chunk::Pass`:
 /// unchanged, no copy). `end_of_stream` is true on exactly one call, the
-/// last (an empty chunk when the body ends with trailers). An `async`
+/// last (an empty chunk when the body ends with trailers: what that call
+/// returns is added only while chunks are held, else dropped with a
+/// warning, as the gateway keeps no body to add to). An `async`
 /// handler that awaits holds its chunk and every later one; they reach it
 /// in order afterwards, and the body's end does not go on before them.
 ///

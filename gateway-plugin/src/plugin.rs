@@ -1133,7 +1133,10 @@ impl<P: Plugin> Stream<P> {
         match handler {
             ChunkHandler::Sync(handler) => {
                 let out = handler(ctx, &config, &chunk, end_of_stream);
-                body::apply_chunk(direction, &chunk, out);
+                match body_size {
+                    Some(_) => body::apply_chunk(direction, &chunk, out),
+                    None => body::append_at_end(direction, out),
+                }
                 if ctx.has_responded() {
                     Action::Pause
                 } else {

@@ -4,11 +4,14 @@
 //! holds its chunk and every later one, then hands them on in order.
 
 use gateway_plugin_tests::{
-    stream_get, Envoy, EnvoyConfig, HttpReply, HttpServer, Piece, StreamingUpstream, TokenMode,
-    TokenService,
+    http1_with_trailers, http2_with_trailers, request, stream_get, EchoBackend, Envoy, EnvoyConfig,
+    HttpReply, HttpServer, Piece, RawResponse, StreamingUpstream, TokenMode, TokenService,
 };
 use serde_json::json;
 use std::time::Duration;
+
+type Send =
+    fn(u16, &str, &[(&str, &str)], &[&[u8]], &[(&str, &str)]) -> Result<RawResponse, String>;
 
 const TOKEN_CLUSTER: &str = "outbound|8080||token.static";
 const MODERATION_CLUSTER: &str = "outbound|8080||moderation.static";
@@ -200,4 +203,95 @@ fn stream_moderation_cuts_the_stream_at_the_first_flagged_window() {
     assert!(envoy
         .wait_for_log("[stream-moderation] window 2 flagged: stream cut")
         .is_some());
+}
+
+fn streaming_envoy(backend_port: u16, tokens: &TokenService) -> Envoy {
+    Envoy::start(
+        EnvoyConfig::new("streaming", backend_port)
+            .cluster(TOKEN_CLUSTER, tokens.port())
+            .wasm_log_level("debug"),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log))
+}
+
+#[test]
+fn a_streamed_message_that_ends_with_trailers_gives_the_handler_its_end() {
+    let backend = EchoBackend::start();
+    let tokens = TokenService::start(TokenMode::Issue);
+    let envoy = streaming_envoy(backend.port(), &tokens);
+    let port = port_of(&envoy);
+    for (protocol, send) in [
+        ("HTTP/1.1", http1_with_trailers as Send),
+        ("HTTP/2", http2_with_trailers),
+    ] {
+        let resp = send(port, "/", &[], &[b"ab", b"cd"], &[("x-trailer", "t1")])
+            .unwrap_or_else(|e| panic!("{protocol}: {e}"));
+        assert_eq!(resp.status, 200, "{protocol}: {}", resp.text());
+        // The echo backend's JSON comes back through the response handler
+        // as `[..]` pieces.
+        let text = resp.text();
+        let echo_text: String = text
+            .split(']')
+            .map(|piece| piece.strip_prefix('[').unwrap_or(piece))
+            .collect();
+        let echo: serde_json::Value =
+            serde_json::from_str(&echo_text).unwrap_or_else(|e| panic!("{protocol}: {e}: {text}"));
+        // Each chunk wrapped as it came; the trailers went on.
+        let body = echo["body"].as_str().unwrap();
+        assert_eq!(body.replace(['<', '>'], ""), "abcd", "{protocol}: {body}");
+        assert!(
+            body.starts_with('<') && body.ends_with('>'),
+            "{protocol}: {body}"
+        );
+        assert_eq!(echo["trailers"]["x-trailer"], "t1", "{protocol}: {echo}");
+    }
+    // The handler's last call (empty chunk, `end_of_stream`, at the
+    // trailers) ran; Envoy has no body left to add its bytes to once every
+    // chunk has gone on, and the plugin says so instead of losing them silently.
+    assert!(envoy
+        .wait_for_log(
+            "bytes returned at the end of a request body that ends with trailers are dropped"
+        )
+        .is_some());
+}
+
+#[test]
+fn a_body_past_the_plugins_limit_is_refused_with_a_reason_and_the_vm_lives_on() {
+    let backend = EchoBackend::start();
+    let tokens = TokenService::start(TokenMode::Issue);
+    let envoy = streaming_envoy(backend.port(), &tokens);
+    let big = vec![b'a'; 64 * 1024];
+    let resp = request(
+        "POST",
+        &envoy.url("/"),
+        &[("x-buffer", "1"), ("x-limit", "10000")],
+        &big,
+    )
+    .unwrap();
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    assert!(envoy
+        .wait_for_log("the request body is over the plugin's buffer limit")
+        .is_some());
+    // Past Envoy's own limit (1 MiB per connection): Envoy's 413, no trap.
+    let huge = vec![b'a'; 3 * 1024 * 1024];
+    let resp = request("POST", &envoy.url("/"), &[("x-buffer", "1")], &huge).unwrap();
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    // Within the limit it goes through, buffered whole.
+    let resp = request(
+        "POST",
+        &envoy.url("/"),
+        &[("x-buffer", "1"), ("x-limit", "10000")],
+        b"small",
+    )
+    .unwrap();
+    assert_eq!(resp.status, 200);
+    let echo: serde_json::Value = serde_json::from_str(
+        resp.text()
+            .strip_prefix("WHOLE(")
+            .and_then(|t| t.strip_suffix(')'))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(echo["body"], "<small>|end");
+    assert!(!envoy.log().contains("panicked"));
 }
