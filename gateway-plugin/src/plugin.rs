@@ -660,6 +660,8 @@ pub struct Stream<P: Plugin> {
     // How the stream's bodies are handled; made when a body handler first
     // needs it, so plugins without one carry nothing.
     bodies: Option<Box<Bodies>>,
+    // The response is the gateway's own, passed on without the handlers.
+    passing_response: bool,
 }
 
 /// Per direction (request, response): how a stream's body is handled.
@@ -700,6 +702,7 @@ impl<P: Plugin> Stream<P> {
             ctx: Some(HttpContext::new(context_id)),
             slot: None,
             bodies: None,
+            passing_response: false,
         }
     }
 
@@ -758,6 +761,17 @@ impl<P: Plugin> Stream<P> {
             return Action::Continue;
         };
         if self.context().is_none() {
+            if direction == Direction::Response {
+                // A request handler still holds the stream, so this response
+                // is the gateway's own (a timeout's local reply): it goes on
+                // now, not when the handler is done.
+                self.passing_response = true;
+                log::debug!(
+                    "a response arrived while a request handler still waits (the gateway's \
+                     own answer): passed on without the response handlers"
+                );
+                return Action::Continue;
+            }
             log::warn!(
                 "{} headers arrived while a handler is still waiting",
                 direction.name()
@@ -924,6 +938,9 @@ impl<P: Plugin> Stream<P> {
         let Some(config) = self.config.clone() else {
             return Action::Continue;
         };
+        if direction == Direction::Response && self.passing_response {
+            return Action::Continue;
+        }
         let d = direction.index();
         self.bodies().seen_body[d] = true;
         if self.bodies().over_limit[d] {

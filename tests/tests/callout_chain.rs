@@ -130,3 +130,33 @@ fn chained_and_zipped_callouts_land_on_their_own_stream() {
         "no stream ended mid-callout"
     );
 }
+
+#[test]
+fn a_gateway_timeout_reaches_the_client_while_a_request_handler_still_waits() {
+    let backend = EchoBackend::start();
+    // Each token takes 0.7 s; Envoy gives the request 0.2 s.
+    let tokens = TokenService::start(TokenMode::Slow(Duration::from_millis(700)));
+    let envoy = Envoy::start(
+        EnvoyConfig::new("callout-chain", backend.port())
+            .cluster(TOKEN_CLUSTER, tokens.port())
+            .request_timeout_ms(200)
+            .wasm_log_level("debug"),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    let started = std::time::Instant::now();
+    let resp = request("GET", &envoy.url("/slow"), &[("authorization", "u")], b"").unwrap();
+    let took = started.elapsed();
+    // Envoy's local reply goes through the plugin's response phases at
+    // once (they cannot run while the request's handler holds the stream),
+    // not when the callouts answer.
+    assert_eq!(resp.status, 504, "{}", resp.text());
+    assert!(
+        took < Duration::from_millis(600),
+        "the timeout reply took {took:?}\n{}",
+        envoy.log()
+    );
+    assert_eq!(backend.requests(), 0);
+    assert!(envoy
+        .wait_for_log("passed on without the response handlers")
+        .is_some());
+}
