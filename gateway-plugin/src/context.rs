@@ -101,7 +101,8 @@ impl HttpContext {
 
     // ---- request headers -------------------------------------------------
 
-    /// Every request header, in order (pseudo-headers such as `:path` included).
+    /// Every request header, in order (pseudo-headers such as `:path`
+    /// included). Lossy (see [`request_headers_bytes`](Self::request_headers_bytes)).
     pub fn request_headers(&self) -> Vec<(String, String)> {
         host::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
     }
@@ -114,9 +115,43 @@ impl HttpContext {
 
     /// One request header (the first value if repeated); `None` if absent.
     /// Names compare case-insensitively (the gateway keeps them lower-case).
-    /// A value that is not UTF-8 is read lossily.
+    /// Lossy: a value that is not UTF-8 gets U+FFFD in place of its bad
+    /// bytes; to pass an opaque value (a credential) on unchanged, use
+    /// [`request_header_bytes`](Self::request_header_bytes).
     pub fn request_header(&self, name: &str) -> Option<String> {
         host::get_map_value(MapType::HttpRequestHeaders, name).unwrap_or(None)
+    }
+
+    /// One request header's value, byte for byte; `None` if absent.
+    ///
+    /// ```no_run
+    /// # use gateway_plugin::prelude::*;
+    /// # fn f(ctx: &mut HttpContext) {
+    /// // Copy an opaque credential on exactly as the client sent it.
+    /// if let Some(token) = ctx.request_header_bytes("authorization") {
+    ///     ctx.replace_request_header_bytes("x-original-auth", &token);
+    /// }
+    /// # }
+    /// ```
+    pub fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        host::get_map_value_bytes(MapType::HttpRequestHeaders, name).unwrap_or(None)
+    }
+
+    /// Every request header, values byte for byte.
+    pub fn request_headers_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        host::get_map_with_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+    }
+
+    /// [`add_request_header`](Self::add_request_header) with a value of any bytes.
+    pub fn add_request_header_bytes(&mut self, name: &str, value: &[u8]) {
+        let result = host::add_map_value_bytes(MapType::HttpRequestHeaders, name, value);
+        warn_on_error("add_request_header_bytes", name, result);
+    }
+
+    /// [`replace_request_header`](Self::replace_request_header) with a value of any bytes.
+    pub fn replace_request_header_bytes(&mut self, name: &str, value: &[u8]) {
+        let result = host::replace_map_value_bytes(MapType::HttpRequestHeaders, name, value);
+        warn_on_error("replace_request_header_bytes", name, result);
     }
 
     /// Adds a request header value, keeping any it already had.
@@ -139,7 +174,8 @@ impl HttpContext {
 
     // ---- response headers ------------------------------------------------
 
-    /// Every response header, in order (`:status` included).
+    /// Every response header, in order (`:status` included). Lossy (see
+    /// [`response_headers_bytes`](Self::response_headers_bytes)).
     pub fn response_headers(&self) -> Vec<(String, String)> {
         host::get_map(MapType::HttpResponseHeaders).unwrap_or_default()
     }
@@ -150,9 +186,33 @@ impl HttpContext {
         warn_on_error("set_response_headers", "", result);
     }
 
-    /// One response header; `None` if absent.
+    /// One response header; `None` if absent. Lossy as
+    /// [`request_header`](Self::request_header); see
+    /// [`response_header_bytes`](Self::response_header_bytes).
     pub fn response_header(&self, name: &str) -> Option<String> {
         host::get_map_value(MapType::HttpResponseHeaders, name).unwrap_or(None)
+    }
+
+    /// One response header's value, byte for byte; `None` if absent.
+    pub fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        host::get_map_value_bytes(MapType::HttpResponseHeaders, name).unwrap_or(None)
+    }
+
+    /// Every response header, values byte for byte.
+    pub fn response_headers_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        host::get_map_with_bytes(MapType::HttpResponseHeaders).unwrap_or_default()
+    }
+
+    /// [`add_response_header`](Self::add_response_header) with a value of any bytes.
+    pub fn add_response_header_bytes(&mut self, name: &str, value: &[u8]) {
+        let result = host::add_map_value_bytes(MapType::HttpResponseHeaders, name, value);
+        warn_on_error("add_response_header_bytes", name, result);
+    }
+
+    /// [`replace_response_header`](Self::replace_response_header) with a value of any bytes.
+    pub fn replace_response_header_bytes(&mut self, name: &str, value: &[u8]) {
+        let result = host::replace_map_value_bytes(MapType::HttpResponseHeaders, name, value);
+        warn_on_error("replace_response_header_bytes", name, result);
     }
 
     /// Adds a response header value, keeping any it already had.

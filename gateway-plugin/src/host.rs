@@ -298,7 +298,8 @@ pub fn set_buffer(
     })
 }
 
-/// Every entry of a header map, in the host's order.
+/// Every entry of a header map, in the host's order. Lossy: values that
+/// are not UTF-8 get U+FFFD (see [`get_map_with_bytes`]).
 pub fn get_map(map_type: MapType) -> Result<Vec<(String, String)>, HostError> {
     let bytes = get_map_bytes(map_type)?;
     decode_pairs(&bytes).ok_or(HostError {
@@ -317,6 +318,15 @@ pub(crate) fn get_map_bytes(map_type: MapType) -> Result<Vec<u8>, HostError> {
     Ok(unsafe { take_host_bytes(data, size) })
 }
 
+/// Every entry of a header map, values byte for byte.
+pub fn get_map_with_bytes(map_type: MapType) -> Result<Vec<(String, Vec<u8>)>, HostError> {
+    let bytes = get_map_bytes(map_type)?;
+    decode_pairs_bytes(&bytes).ok_or(HostError {
+        call: "proxy_get_header_map_pairs",
+        status: 3,
+    })
+}
+
 /// Replaces a whole header map.
 pub fn set_map(map_type: MapType, map: &[(&str, &str)]) -> Result<(), HostError> {
     let bytes = encode_pairs(map);
@@ -325,8 +335,14 @@ pub fn set_map(map_type: MapType, map: &[(&str, &str)]) -> Result<(), HostError>
     })
 }
 
-/// One header's value; `Ok(None)` when it is absent.
+/// One header's value; `Ok(None)` when it is absent. Lossy: bytes that are
+/// not UTF-8 become U+FFFD (see [`get_map_value_bytes`]).
 pub fn get_map_value(map_type: MapType, key: &str) -> Result<Option<String>, HostError> {
+    Ok(get_map_value_bytes(map_type, key)?.map(bytes_to_string))
+}
+
+/// One header's value, byte for byte; `Ok(None)` when it is absent.
+pub fn get_map_value_bytes(map_type: MapType, key: &str) -> Result<Option<Vec<u8>>, HostError> {
     let mut data = null_mut();
     let mut size = 0;
     let status = unsafe {
@@ -339,9 +355,7 @@ pub fn get_map_value(map_type: MapType, key: &str) -> Result<Option<String>, Hos
         )
     };
     match status {
-        OK => Ok(Some(bytes_to_string(unsafe {
-            take_host_bytes(data, size)
-        }))),
+        OK => Ok(Some(unsafe { take_host_bytes(data, size) })),
         NOT_FOUND => Ok(None),
         status => Err(HostError {
             call: "proxy_get_header_map_value",
@@ -352,6 +366,15 @@ pub fn get_map_value(map_type: MapType, key: &str) -> Result<Option<String>, Hos
 
 /// Sets a header, replacing every value it had.
 pub fn replace_map_value(map_type: MapType, key: &str, value: &str) -> Result<(), HostError> {
+    replace_map_value_bytes(map_type, key, value.as_bytes())
+}
+
+/// [`replace_map_value`] with a value of any bytes.
+pub fn replace_map_value_bytes(
+    map_type: MapType,
+    key: &str,
+    value: &[u8],
+) -> Result<(), HostError> {
     check("proxy_replace_header_map_value", unsafe {
         proxy_replace_header_map_value(
             map_type as u32,
@@ -372,6 +395,11 @@ pub fn remove_map_value(map_type: MapType, key: &str) -> Result<(), HostError> {
 
 /// Adds a value to a header, keeping the values it had.
 pub fn add_map_value(map_type: MapType, key: &str, value: &str) -> Result<(), HostError> {
+    add_map_value_bytes(map_type, key, value.as_bytes())
+}
+
+/// [`add_map_value`] with a value of any bytes.
+pub fn add_map_value_bytes(map_type: MapType, key: &str, value: &[u8]) -> Result<(), HostError> {
     check("proxy_add_header_map_value", unsafe {
         proxy_add_header_map_value(
             map_type as u32,
@@ -531,21 +559,21 @@ fn bytes_to_string(bytes: Vec<u8>) -> String {
 /// Encodes header pairs the way the ABI wants them: a little-endian `u32`
 /// count, a `(key_len, value_len)` `u32` pair per entry, then each key and
 /// value followed by a NUL.
-pub fn encode_pairs(map: &[(&str, &str)]) -> Vec<u8> {
+pub fn encode_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(map: &[(K, V)]) -> Vec<u8> {
     let size = 4 + map
         .iter()
-        .map(|(k, v)| k.len() + v.len() + 10)
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 10)
         .sum::<usize>();
     let mut bytes = Vec::with_capacity(size);
     bytes.extend_from_slice(&(map.len() as u32).to_le_bytes());
     for (key, value) in map {
-        bytes.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(key.as_ref().len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(value.as_ref().len() as u32).to_le_bytes());
     }
     for (key, value) in map {
-        bytes.extend_from_slice(key.as_bytes());
+        bytes.extend_from_slice(key.as_ref());
         bytes.push(0);
-        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(value.as_ref());
         bytes.push(0);
     }
     bytes
@@ -560,6 +588,17 @@ pub fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
             bytes_to_string(key.to_vec()),
             bytes_to_string(value.to_vec()),
         ));
+        false
+    })?;
+    Some(map)
+}
+
+/// Decodes [`encode_pairs`]'s format keeping values byte for byte (names
+/// are read lossily: a gateway only lets tokens through as names).
+pub fn decode_pairs_bytes(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut map = Vec::new();
+    visit_pairs(bytes, |key, value| {
+        map.push((bytes_to_string(key.to_vec()), value.to_vec()));
         false
     })?;
     Some(map)
@@ -653,6 +692,16 @@ mod tests {
         assert_eq!(
             decode_pairs(&bytes).unwrap(),
             vec![("k".to_string(), "\u{fffd}".to_string())]
+        );
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_round_trip_byte_for_byte() {
+        let value: &[u8] = b"\xff\xfe\x80bob";
+        let bytes = encode_pairs(&[("authorization", value)]);
+        assert_eq!(
+            decode_pairs_bytes(&bytes).unwrap(),
+            vec![("authorization".to_string(), value.to_vec())]
         );
     }
 

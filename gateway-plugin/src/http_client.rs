@@ -149,7 +149,7 @@ impl HttpClient {
                 headers: headers
                     .iter()
                     .filter(|(name, _)| !is_fixed_pseudo_header(name))
-                    .map(|(name, value)| (name.to_string(), value.to_string()))
+                    .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
                     .collect(),
                 body: body.to_vec(),
                 timeout: DEFAULT_TIMEOUT,
@@ -195,8 +195,8 @@ struct Request {
     method: String,
     path: String,
     authority: Rc<str>,
-    /// The headers besides the pseudo-headers above.
-    headers: Vec<(String, String)>,
+    /// The headers besides the pseudo-headers above (values byte for byte).
+    headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
     timeout: Duration,
     max_body: usize,
@@ -204,12 +204,12 @@ struct Request {
 
 impl Request {
     /// Every header as the host gets them, pseudo-headers first.
-    fn pairs(&self) -> Vec<(&str, &str)> {
+    fn pairs(&self) -> Vec<(&str, &[u8])> {
         let mut pairs = Vec::with_capacity(self.headers.len() + 3);
-        pairs.push((":method", self.method.as_str()));
-        pairs.push((":path", self.path.as_str()));
-        pairs.push((":authority", &*self.authority));
-        pairs.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        pairs.push((":method", self.method.as_bytes()));
+        pairs.push((":path", self.path.as_bytes()));
+        pairs.push((":authority", self.authority.as_bytes()));
+        pairs.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
         pairs
     }
 }
@@ -247,9 +247,27 @@ impl HttpCall {
     /// # }
     /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
+        self = self.header_bytes(name, value.as_bytes());
+        self
+    }
+
+    /// [`header`](Self::header) with a value copied as bytes (an opaque
+    /// credential from the client): sent unchanged if it is UTF-8; if not,
+    /// the call ends with [`HttpCallError::HeaderNotUtf8`] instead of
+    /// sending a changed value (proxy-wasm's SDK sends callout headers as
+    /// text).
+    ///
+    /// ```no_run
+    /// # use gateway_plugin::prelude::*;
+    /// # async fn f(ctx: &mut HttpContext, client: &HttpClient) -> Result<HttpResponse, HttpCallError> {
+    /// let who = ctx.request_header_bytes("authorization").unwrap_or_default();
+    /// client.get("/token").header_bytes("authorization", &who).await
+    /// # }
+    /// ```
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Self {
         if let CallState::Ready(request) = &mut self.state {
             if !is_fixed_pseudo_header(name) {
-                request.headers.push((name.to_string(), value.to_string()));
+                request.headers.push((name.to_string(), value.to_vec()));
             }
         }
         self
@@ -271,7 +289,19 @@ impl Future for HttpCall {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match std::mem::replace(&mut self.state, CallState::Done) {
             CallState::Ready(request) => {
-                let headers = request.pairs();
+                // The SDK sends header values as text: a value that is not
+                // UTF-8 is refused here rather than changed on the way.
+                let mut headers = Vec::with_capacity(request.headers.len() + 3);
+                for (name, value) in request.pairs() {
+                    match std::str::from_utf8(value) {
+                        Ok(value) => headers.push((name, value)),
+                        Err(_) => {
+                            return Poll::Ready(Err(HttpCallError::HeaderNotUtf8 {
+                                name: name.to_string(),
+                            }))
+                        }
+                    }
+                }
                 let body = (!request.body.is_empty()).then_some(request.body.as_slice());
                 match executor::dispatch_http_call(
                     &request.cluster,
@@ -393,7 +423,23 @@ impl HttpResponse {
         }
     }
 
-    /// Every header, `:status` included, in the host's order.
+    /// One header's value, byte for byte (the first if repeated); `None` if
+    /// absent. [`header`](Self::header) is lossy for values that are not
+    /// UTF-8.
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        let mut found = None;
+        host::visit_pairs(&self.raw_headers, |key, value| {
+            if key.eq_ignore_ascii_case(name.as_bytes()) {
+                found = Some(value);
+                return true;
+            }
+            false
+        });
+        found
+    }
+
+    /// Every header, `:status` included, in the host's order. Lossy: see
+    /// [`header_bytes`](Self::header_bytes).
     pub fn headers(&self) -> &[(String, String)] {
         self.headers
             .get_or_init(|| host::decode_pairs(&self.raw_headers).unwrap_or_default())
@@ -488,6 +534,13 @@ pub enum HttpCallError {
     /// The callout was awaited outside a handler (e.g. in `#[parse_config]`
     /// or a future run by hand): there is no stream for it to resume.
     NotInHandler,
+    /// A request header's value (set with `HttpCall::header_bytes`) is not
+    /// UTF-8: the proxy-wasm SDK sends callout headers as text, so it is
+    /// refused rather than sent changed.
+    HeaderNotUtf8 {
+        /// The header's name.
+        name: String,
+    },
 }
 
 impl fmt::Display for HttpCallError {
@@ -520,6 +573,10 @@ impl fmt::Display for HttpCallError {
             HttpCallError::NotInHandler => {
                 write!(f, "callouts can only be awaited inside a phase handler")
             }
+            HttpCallError::HeaderNotUtf8 { name } => write!(
+                f,
+                "the callout's {name:?} header is not UTF-8: not sent (callout headers are text)"
+            ),
         }
     }
 }
@@ -575,11 +632,11 @@ mod tests {
         assert_eq!(
             req.pairs(),
             vec![
-                (":method", "POST"),
-                (":path", "/issue"),
-                (":authority", "token"),
-                ("x-a", "1"),
-                ("x-b", "2"),
+                (":method", &b"POST"[..]),
+                (":path", b"/issue"),
+                (":authority", b"token"),
+                ("x-a", b"1"),
+                ("x-b", b"2"),
             ]
         );
         assert_eq!(req.body, b"body");
@@ -592,9 +649,9 @@ mod tests {
             host: String::new(),
         });
         let call = client.get("/x");
-        assert_eq!(request(&call).pairs()[2].1, "unknownhost");
+        assert_eq!(request(&call).pairs()[2].1, b"unknownhost");
         let call = client.get("http://other.example/x");
-        assert_eq!(request(&call).pairs()[2].1, "other.example");
+        assert_eq!(request(&call).pairs()[2].1, b"other.example");
         assert_eq!(request(&call).timeout, DEFAULT_TIMEOUT);
     }
 

@@ -1269,8 +1269,10 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
         }
         if P::HIGRESS_LOG {
             // As Go's SDK: the request id, where Higress's log lines read it.
-            if let Ok(Some(id)) = host::get_map_value(MapType::HttpRequestHeaders, "x-request-id") {
-                let _ = host::set_property(&["x_request_id"], id.as_bytes());
+            if let Ok(Some(id)) =
+                host::get_map_value_bytes(MapType::HttpRequestHeaders, "x-request-id")
+            {
+                let _ = host::set_property(&["x_request_id"], &id);
             }
         }
         if P::may_have_rules() {

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-pub use streams::{stream_get, Piece, Streamed, StreamingUpstream};
+pub use streams::{
+    head_has_header, raw_request, stream_get, Piece, RawServer, Streamed, StreamingUpstream,
+};
 pub use trailers::{http1_with_trailers, http2_with_trailers, RawResponse};
 
 /// The workspace root (the folder holding the top `Cargo.toml`).

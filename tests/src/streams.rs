@@ -244,3 +244,110 @@ pub fn stream_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Result<Str
         pieces,
     })
 }
+
+/// A server that answers every request with the same raw bytes and keeps
+/// each request's head (request line and headers) byte for byte: header
+/// values that are not UTF-8 can be sent and checked. One request per
+/// connection. Stops on drop.
+pub struct RawServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    heads: Arc<Mutex<Vec<Vec<u8>>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl RawServer {
+    /// `reply` is a whole HTTP/1.1 response (with `connection: close`).
+    pub fn start(reply: Vec<u8>) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let acceptor = {
+            let (stop, heads) = (Arc::clone(&stop), Arc::clone(&heads));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let head = read_head(&mut stream);
+                    heads.lock().unwrap().push(head);
+                    let _ = stream.write_all(&reply);
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            })
+        };
+        RawServer {
+            port,
+            stop,
+            heads,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The heads of the requests so far, in order.
+    pub fn heads(&self) -> Vec<Vec<u8>> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// Reads up to the blank line that ends a request's head.
+fn read_head(stream: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    head
+}
+
+/// Whether `head` has the header line `name: value`, byte for byte (the
+/// name case-insensitively).
+pub fn head_has_header(head: &[u8], name: &str, value: &[u8]) -> bool {
+    head.split(|b| *b == b'\n').any(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match line.iter().position(|b| *b == b':') {
+            Some(colon) => {
+                line[..colon].eq_ignore_ascii_case(name.as_bytes())
+                    && line[colon + 1..].trim_ascii() == value
+            }
+            None => false,
+        }
+    })
+}
+
+/// Sends `head` (a whole request head, ending with a blank line) and reads
+/// the status code of the answer.
+pub fn raw_request(port: u16, head: &[u8]) -> Result<u16, String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    stream.write_all(head).map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(|e| e.to_string())?;
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line {line:?}"))
+}

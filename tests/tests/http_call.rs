@@ -234,3 +234,67 @@ fn configuration_errors_use_the_seeds_messages() {
         );
     }
 }
+
+/// A raw `GET /` whose `authorization` is these bytes.
+fn head_with_authorization(authorization: &[u8]) -> Vec<u8> {
+    let mut head =
+        b"GET /raw HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\nauthorization: ".to_vec();
+    head.extend_from_slice(authorization);
+    head.extend_from_slice(b"\r\n\r\n");
+    head
+}
+
+#[test]
+fn header_bytes_that_are_not_utf8_pass_unchanged_or_not_at_all() {
+    // The token service answers with a token that is not UTF-8.
+    let token: &[u8] = b"\xff\xfe\x80tok";
+    let mut reply =
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\nx-token: ".to_vec();
+    reply.extend_from_slice(token);
+    reply.extend_from_slice(b"\r\n\r\n");
+    let tokens = gateway_plugin_tests::RawServer::start(reply);
+    let backend = gateway_plugin_tests::RawServer::start(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_vec(),
+    );
+    let envoy = Envoy::start(
+        EnvoyConfig::new("http-call", backend.port())
+            .configuration(config())
+            .cluster(TOKEN_CLUSTER, tokens.port())
+            .wasm_log_level("debug"),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    let port: u16 = envoy.url("").rsplit(':').next().unwrap().parse().unwrap();
+
+    // A UTF-8 credential goes to the token service as it came, and the
+    // binary token reaches the backend byte for byte.
+    let status =
+        gateway_plugin_tests::raw_request(port, &head_with_authorization(b"Bearer bob")).unwrap();
+    assert_eq!(status, 200, "{}", envoy.log());
+    let token_head = &tokens.heads()[0];
+    assert!(gateway_plugin_tests::head_has_header(
+        token_head,
+        "authorization",
+        b"Bearer bob"
+    ));
+    let backend_head = &backend.heads()[0];
+    assert!(
+        gateway_plugin_tests::head_has_header(backend_head, "x-token", token),
+        "{}",
+        String::from_utf8_lossy(backend_head)
+    );
+
+    // A credential that is not UTF-8 cannot go into a callout unchanged:
+    // refused (500), never sent re-encoded.
+    let status =
+        gateway_plugin_tests::raw_request(port, &head_with_authorization(b"\xff\xfe\x80bob"))
+            .unwrap();
+    assert_eq!(status, 500);
+    assert_eq!(
+        tokens.heads().len(),
+        1,
+        "the token service got a changed credential"
+    );
+    assert!(envoy
+        .wait_for_log("the callout's \"authorization\" header is not UTF-8")
+        .is_some());
+}

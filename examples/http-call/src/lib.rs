@@ -4,7 +4,9 @@
 //! non-200 answer is answered 500 "http call failed".
 //!
 //! The caller's `authorization` header, if any, is passed on to the token
-//! service (a token is issued for somebody).
+//! service (a token is issued for somebody). Both it and the token are
+//! copied as bytes: an opaque credential is never re-encoded (one that is
+//! not UTF-8 cannot be sent in a callout, and is refused: 500).
 
 use gateway_plugin::prelude::*;
 use gateway_plugin::serde_json::Value;
@@ -74,15 +76,11 @@ fn parse(json: &Value) -> Result<HttpCallConfig, String> {
 
 #[on_request_headers]
 async fn on_request_headers(ctx: &mut HttpContext, config: &HttpCallConfig) -> Action {
-    let authorization = ctx.request_header("authorization");
-    let headers: Vec<(&str, &str)> = authorization
-        .as_deref()
-        .map(|value| ("authorization", value))
-        .into_iter()
-        .collect();
-    let call = config
-        .client
-        .call("GET", &config.request_path, &headers, b"");
+    // Credentials are opaque bytes: copied as bytes, never re-encoded.
+    let mut call = config.client.get(&config.request_path);
+    if let Some(authorization) = ctx.request_header_bytes("authorization") {
+        call = call.header_bytes("authorization", &authorization);
+    }
     let resp = match call.await {
         Ok(resp) if resp.status() == 200 => resp,
         Ok(resp) => {
@@ -94,8 +92,8 @@ async fn on_request_headers(ctx: &mut HttpContext, config: &HttpCallConfig) -> A
             return ctx.send_response(500, &[], b"http call failed");
         }
     };
-    if let Some(token) = resp.header(&config.token_header) {
-        ctx.add_request_header(&config.token_header, token);
+    if let Some(token) = resp.header_bytes(&config.token_header) {
+        ctx.add_request_header_bytes(&config.token_header, token);
     }
     Action::Continue // the framework resumes the paused request
 }
