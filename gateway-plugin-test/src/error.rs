@@ -30,6 +30,10 @@ pub enum Error {
         streams: Vec<String>,
         seed: Option<u64>,
     },
+    /// A request a gateway would refuse before any plugin sees it: a
+    /// header (or trailer) whose name is empty or not a token, or whose
+    /// value has CR, LF or NUL. Envoy answers such a request 400 itself.
+    BadRequest { header: String, reason: String },
 }
 
 impl Error {
@@ -78,6 +82,10 @@ impl fmt::Display for Error {
                 write!(f, "the plugin trapped in {callback}: {message}")?;
                 write_logs(f, logs)
             }
+            Error::BadRequest { header, reason } => write!(
+                f,
+                "a gateway refuses this request before the plugin sees it: header {header:?} {reason}"
+            ),
             Error::Stuck { streams, seed } => {
                 write!(
                     f,

@@ -166,6 +166,37 @@ impl Request {
         self
     }
 
+    /// Refuses what Envoy refuses before any filter runs (its codecs answer
+    /// 400): header and trailer names that are empty or not tokens, values
+    /// with CR, LF or NUL, a path or authority with them.
+    pub(crate) fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |header: &str, reason: &str| {
+            Err(crate::Error::BadRequest {
+                header: header.to_string(),
+                reason: reason.to_string(),
+            })
+        };
+        let control = |value: &str| value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
+        for (name, value) in [(":path", &self.path), (":authority", &self.authority)] {
+            if control(value) {
+                return bad(name, "has CR, LF or NUL in its value");
+            }
+        }
+        for (name, value) in self.headers.iter().chain(&self.trailers) {
+            let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            if name.is_empty() {
+                return bad(name, "has an empty name");
+            }
+            if !name.bytes().all(token) {
+                return bad(name, "has a name that is not an HTTP token");
+            }
+            if control(value) {
+                return bad(name, "has CR, LF or NUL in its value");
+            }
+        }
+        Ok(())
+    }
+
     /// The pseudo-headers and headers the plugin sees.
     pub(crate) fn header_map(&self) -> Vec<(String, String)> {
         let mut map = vec![

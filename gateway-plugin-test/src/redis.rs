@@ -3,7 +3,7 @@
 //! cluster, and one whole RESP reply comes back as the callback's buffer.
 
 use crate::state::RedisConn;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
 /// Sends `query` (one RESP command) and returns the raw RESP reply; `None`
@@ -73,8 +73,24 @@ pub(crate) fn command(args: &[&str]) -> Vec<u8> {
     out
 }
 
-/// Reads one RESP value, appending its raw bytes to `out`.
+/// The largest reply this host reads (a plugin's own limit is lower: this
+/// only keeps the test binary alive when a fake server lies).
+const MAX_REPLY: usize = 1 << 30;
+/// The deepest nesting of arrays read (deeper is a connection error).
+const MAX_DEPTH: usize = 512;
+
+/// Reads one RESP value, appending its raw bytes to `out`; `None` on a
+/// malformed, truncated, oversized (over [`MAX_REPLY`]) or too deeply
+/// nested (over [`MAX_DEPTH`]) reply. Never allocates what the peer claims
+/// before it has sent it.
 fn read_reply(reader: &mut impl BufRead, out: &mut Vec<u8>) -> Option<()> {
+    read_value(reader, out, 0)
+}
+
+fn read_value(reader: &mut impl BufRead, out: &mut Vec<u8>, depth: usize) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
     let start = out.len();
     if reader.read_until(b'\n', out).ok()? == 0 {
         return None;
@@ -97,15 +113,20 @@ fn read_reply(reader: &mut impl BufRead, out: &mut Vec<u8>) -> Option<()> {
             if len < 0 {
                 return Some(());
             }
-            let mut data = vec![0u8; len as usize + 2];
-            reader.read_exact(&mut data).ok()?;
-            out.extend_from_slice(&data);
-            Some(())
+            let want = usize::try_from(len).ok()?.checked_add(2)?;
+            if out.len().checked_add(want)? > MAX_REPLY {
+                return None;
+            }
+            let read = reader.take(want as u64).read_to_end(out).ok()?;
+            (read == want).then_some(())
         }
         b'*' => {
             let count = number()?;
             for _ in 0..count.max(0) {
-                read_reply(reader, out)?;
+                read_value(reader, out, depth + 1)?;
+                if out.len() > MAX_REPLY {
+                    return None;
+                }
             }
             Some(())
         }
@@ -129,6 +150,26 @@ mod tests {
         assert_eq!(out, b"+OK\r\n");
         assert!(read_reply(&mut &b"$5\r\nab"[..], &mut Vec::new()).is_none());
         assert!(read_reply(&mut &b"?x\r\n"[..], &mut Vec::new()).is_none());
+    }
+
+    #[test]
+    fn lying_and_hostile_replies_are_refused_not_a_panic() {
+        // A length the server never sends: no allocation of it, no panic.
+        let huge = b"$9223372036854775807\r\nabc";
+        assert!(read_reply(&mut &huge[..], &mut Vec::new()).is_none());
+        assert!(read_reply(&mut &b"$99999999999999999999\r\n"[..], &mut Vec::new()).is_none());
+        // 2,000,000 nested arrays: refused at the depth limit, no stack overflow.
+        let deep = b"*1\r\n".repeat(2_000_000);
+        assert!(read_reply(&mut &deep[..], &mut Vec::new()).is_none());
+        // An array that claims more elements than it has.
+        let short = b"*9223372036854775807\r\n:1\r\n";
+        assert!(read_reply(&mut &short[..], &mut Vec::new()).is_none());
+        // Nesting within the limit is read.
+        let mut nested = b"*1\r\n".repeat(100);
+        nested.extend_from_slice(b":7\r\n");
+        let mut out = Vec::new();
+        read_reply(&mut &nested[..], &mut out).unwrap();
+        assert_eq!(out, nested);
     }
 
     #[test]

@@ -119,6 +119,9 @@ pub(crate) fn run_removing_root(
     order: Order,
     mut remove: Option<u32>,
 ) -> Result<Vec<ClientResponse>, Error> {
+    for request in &requests {
+        request.validate()?;
+    }
     let mut removing: Option<u32> = None;
     let seed = match order {
         Order::Fifo => None,

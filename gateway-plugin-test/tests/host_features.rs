@@ -61,3 +61,54 @@ fn ticks_metrics_shared_data_queues_properties_and_stdout() {
         vm.logs()
     );
 }
+
+#[test]
+fn requests_a_gateway_would_refuse_are_refused_naming_the_header() {
+    let vm = gateway_plugin_test::Host::load(plugin_wasm("my-plugin"))
+        .unwrap()
+        .configure(serde_json::json!({}))
+        .unwrap();
+    let cases = [
+        (
+            Request::get("/").header("x-a", "1\r\nx-injected: 1"),
+            "x-a",
+            "CR, LF or NUL",
+        ),
+        (
+            Request::get("/").header("x-nul", "a\0b"),
+            "x-nul",
+            "CR, LF or NUL",
+        ),
+        (
+            Request::get("/").header("bad name", "1"),
+            "bad name",
+            "not an HTTP token",
+        ),
+        (Request::get("/").header("", "1"), "", "empty name"),
+        (
+            Request::post("/").body("x").trailer("x-t", "a\nb"),
+            "x-t",
+            "CR, LF or NUL",
+        ),
+        (Request::get("/a\r\nb"), ":path", "CR, LF or NUL"),
+    ];
+    for (request, header, reason) in cases {
+        match vm.request(request) {
+            Err(gateway_plugin_test::Error::BadRequest {
+                header: h,
+                reason: r,
+            }) => {
+                assert_eq!(h, header);
+                assert!(r.contains(reason), "{r}");
+            }
+            other => panic!("{header:?}: {other:?}"),
+        }
+    }
+    // A well-formed request still goes through.
+    assert_eq!(
+        vm.request(Request::get("/").header("x-a", "1"))
+            .unwrap()
+            .status(),
+        200
+    );
+}
