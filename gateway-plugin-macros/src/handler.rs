@@ -102,7 +102,10 @@ fn parse_options(phase: Phase, args: TokenStream, errors: &mut Errors) -> Option
         return options;
     }
     if !phase.has_body() {
-        errors.at(&args, format!("`#[{attr}]` takes no arguments"));
+        errors.at(
+            &args,
+            format!("`#[{attr}]` takes no arguments (other than `crate = path`)"),
+        );
         return options;
     }
     let expected = format!(
@@ -349,6 +352,7 @@ fn check_signature(
 pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let attr = phase.attr();
+    let (krate, args) = crate::krate::split(args, &mut errors);
     let options = parse_options(phase, args, &mut errors);
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
@@ -378,7 +382,7 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
 
     let trait_name = phase.trait_name(options.streaming);
     let fn_ident = &func.sig.ident;
-    let private = quote!(::gateway_plugin::__private);
+    let private = quote!(#krate::__private);
     let binary = options.binary.then(|| {
         quote!(
             const BINARY: bool = true;
@@ -390,7 +394,7 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         )
     });
     if options.streaming {
-        let value = chunk_handler(&func, &config_ty, is_async);
+        let value = chunk_handler(&krate, &func, &config_ty, is_async);
         let imp = quote_spanned! {config_ty.span()=>
             impl #private::#trait_name for #config_ty {
                 const HANDLER: #private::ChunkHandler<Self> = #value;
@@ -410,6 +414,7 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
     };
     // Spans are the function name's, so a type mismatch the syntax checks
     // above could not see points at the handler.
+    let krate = crate::krate::respan(&krate, fn_ident.span());
     let value = match (is_async, returns_action) {
         (false, true) => quote_spanned! {fn_ident.span()=>
             #private::#handler_ty::Sync(#fn_ident)
@@ -417,11 +422,11 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         (false, false) => quote_spanned! {fn_ident.span()=>
             #private::#handler_ty::Sync({
                 fn __no_action(
-                    ctx: &mut ::gateway_plugin::HttpContext,
+                    ctx: &mut #krate::HttpContext,
                     config: &#config_ty,
-                ) -> ::gateway_plugin::Action {
+                ) -> #krate::Action {
                     #fn_ident(ctx, config);
-                    ::gateway_plugin::Action::Continue
+                    #krate::Action::Continue
                 }
                 __no_action
             })
@@ -440,7 +445,7 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
             #private::#handler_ty::Async(|mut ctx, config #body_param| {
                 #private::boxed_task(async move {
                     #fn_ident(&mut ctx, &config #body_arg).await;
-                    (ctx, ::gateway_plugin::Action::Continue)
+                    (ctx, #krate::Action::Continue)
                 })
             })
         },
@@ -462,8 +467,13 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
 /// The `ChunkHandler` of a streaming handler: a wrapper fn that converts its
 /// return value (`into_chunk`, spanned at the return type, so an unusable
 /// type is reported there) and, for an `async fn`, boxes its future.
-fn chunk_handler(func: &ItemFn, config_ty: &Type, is_async: bool) -> TokenStream {
-    let private = quote!(::gateway_plugin::__private);
+fn chunk_handler(
+    krate: &syn::Path,
+    func: &ItemFn,
+    config_ty: &Type,
+    is_async: bool,
+) -> TokenStream {
+    let private = quote!(#krate::__private);
     let fn_ident = &func.sig.ident;
     let ret_span = match &func.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -475,7 +485,7 @@ fn chunk_handler(func: &ItemFn, config_ty: &Type, is_async: bool) -> TokenStream
         quote_spanned! {fn_ident.span()=>
             #private::ChunkHandler::Async({
                 fn __chunk<'a>(
-                    ctx: &'a mut ::gateway_plugin::HttpContext,
+                    ctx: &'a mut #krate::HttpContext,
                     config: &'a #config_ty,
                     chunk: &'a [u8],
                     end_of_stream: bool,
@@ -492,11 +502,11 @@ fn chunk_handler(func: &ItemFn, config_ty: &Type, is_async: bool) -> TokenStream
         quote_spanned! {fn_ident.span()=>
             #private::ChunkHandler::Sync({
                 fn __chunk(
-                    ctx: &mut ::gateway_plugin::HttpContext,
+                    ctx: &mut #krate::HttpContext,
                     config: &#config_ty,
                     chunk: &[u8],
                     end_of_stream: bool,
-                ) -> ::gateway_plugin::Chunk {
+                ) -> #krate::Chunk {
                     let __out = #fn_ident(ctx, config, chunk, end_of_stream);
                     #convert
                 }

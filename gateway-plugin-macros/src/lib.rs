@@ -8,6 +8,7 @@
 
 mod errors;
 mod handler;
+mod krate;
 mod parse_config;
 mod plugin;
 mod tick;

@@ -78,8 +78,12 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     let attr = kind.attr();
     let expected = kind.expected();
     let mut errors = Errors::default();
+    let (krate, args) = crate::krate::split(args, &mut errors);
     if !args.is_empty() {
-        errors.at(&args, format!("`{attr}` takes no arguments"));
+        errors.at(
+            &args,
+            format!("`{attr}` takes no arguments (other than `crate = path`)"),
+        );
     }
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
@@ -162,10 +166,10 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         let mut out = with_item(err, item);
         if let (Some(config_ty), Kind::Config) = (fallback, kind) {
             out.extend(quote! {
-                impl ::gateway_plugin::__private::ParseConfig for #config_ty {
+                impl #krate::__private::ParseConfig for #config_ty {
                     fn parse_config(
-                        _: &::gateway_plugin::__private::serde_json::Value,
-                    ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
+                        _: &#krate::__private::serde_json::Value,
+                    ) -> ::core::result::Result<Self, #krate::ConfigError> {
                         ::core::unreachable!()
                     }
                 }
@@ -178,27 +182,28 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     };
     let fn_ident = &sig.ident;
     let value = quote_spanned!(fn_ident.span()=> #fn_ident);
+    let krate = crate::krate::respan(&krate, config_ty.span());
     let imp = match kind {
         Kind::Config => quote_spanned! {config_ty.span()=>
-            impl ::gateway_plugin::__private::ParseConfig for #config_ty {
+            impl #krate::__private::ParseConfig for #config_ty {
                 fn parse_config(
-                    json: &::gateway_plugin::__private::serde_json::Value,
-                ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
-                    ::gateway_plugin::__private::config::from_parse_fn(json, #value)
+                    json: &#krate::__private::serde_json::Value,
+                ) -> ::core::result::Result<Self, #krate::ConfigError> {
+                    #krate::__private::config::from_parse_fn(json, #value)
                 }
             }
-            const _: fn() = ::gateway_plugin::__private::assert_plugin::<#config_ty>;
+            const _: fn() = #krate::__private::assert_plugin::<#config_ty>;
         },
         Kind::RuleConfig => quote_spanned! {config_ty.span()=>
-            impl ::gateway_plugin::__private::ParseRuleConfig for #config_ty {
+            impl #krate::__private::ParseRuleConfig for #config_ty {
                 fn parse_rule_config(
-                    json: &::gateway_plugin::__private::serde_json::Value,
+                    json: &#krate::__private::serde_json::Value,
                     global: &Self,
-                ) -> ::core::result::Result<Self, ::gateway_plugin::ConfigError> {
-                    ::gateway_plugin::__private::config::from_parse_rule_fn(json, global, #value)
+                ) -> ::core::result::Result<Self, #krate::ConfigError> {
+                    #krate::__private::config::from_parse_rule_fn(json, global, #value)
                 }
             }
-            const _: fn() = ::gateway_plugin::__private::assert_plugin::<#config_ty>;
+            const _: fn() = #krate::__private::assert_plugin::<#config_ty>;
         },
     };
     quote! {

@@ -17,9 +17,12 @@ struct Args {
     rebuild_after_requests: u64,
     /// `rebuild_max_memory_bytes = M` (0: never).
     rebuild_max_memory_bytes: u64,
+    /// `crate = path`.
+    krate: syn::Path,
 }
 
 fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
+    let (krate, args) = crate::krate::split(args, errors);
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
         Ok(metas) => metas,
         Err(err) => {
@@ -107,7 +110,7 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
                 let shown = quote!(#path).to_string().replace(' ', "");
                 errors.at(
                     path,
-                    format!("unknown argument `{shown}`: `#[plugin]` takes `name = \"...\"`, `log = \"higress\"`, `rule_config = \"merge\"`, `rebuild_after_requests = N` and `rebuild_max_memory_bytes = N`"),
+                    format!("unknown argument `{shown}`: `#[plugin]` takes `name = \"...\"`, `log = \"higress\"`, `rule_config = \"merge\"`, `rebuild_after_requests = N`, `rebuild_max_memory_bytes = N` and `crate = path`"),
                 );
             }
         }
@@ -119,6 +122,7 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
             merge_rules,
             rebuild_after_requests,
             rebuild_max_memory_bytes,
+            krate,
         }),
         None => {
             errors.push(syn::Error::new(
@@ -203,7 +207,11 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     // before reporting argument errors, so they do not bring a second,
     // unrelated "can't find crate for `serde`".
     if derives_deserialize(attrs) && !has_serde_crate(attrs) {
-        attrs.push(syn::parse_quote!(#[serde(crate = "::gateway_plugin::__private::serde")]));
+        let krate = args
+            .as_ref()
+            .map_or_else(crate::krate::default_path, |a| a.krate.clone());
+        let serde = format!("{}::__private::serde", quote!(#krate)).replace(' ', "");
+        attrs.push(syn::parse_quote!(#[serde(crate = #serde)]));
     }
     if !generics.params.is_empty() || generics.where_clause.is_some() {
         errors.at(
@@ -220,6 +228,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         merge_rules,
         rebuild_after_requests,
         rebuild_max_memory_bytes,
+        krate,
     }) = args
     else {
         unreachable!("errors.finish() reports a missing name")
@@ -228,7 +237,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     quote! {
         #parsed
 
-        impl ::gateway_plugin::__private::Plugin for #ident {
+        impl #krate::__private::Plugin for #ident {
             const NAME: &'static str = #name;
             const HIGRESS_LOG: bool = #higress_log;
             const REBUILD_AFTER_REQUESTS: u64 = #rebuild_after_requests;
@@ -236,31 +245,31 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             fn parse_config(
                 raw: &[u8],
             ) -> ::core::result::Result<
-                ::gateway_plugin::__private::RuleSet<Self>,
-                ::gateway_plugin::ConfigError,
+                #krate::__private::RuleSet<Self>,
+                #krate::ConfigError,
             > {
-                ::gateway_plugin::__private::parse_rules!(Self, raw, #merge_rules)
+                #krate::__private::parse_rules!(Self, raw, #merge_rules)
             }
             #[inline(always)]
-            fn handlers() -> ::gateway_plugin::__private::Handlers<Self> {
-                ::gateway_plugin::__private::handlers!(Self)
+            fn handlers() -> #krate::__private::Handlers<Self> {
+                #krate::__private::handlers!(Self)
             }
             #[inline(always)]
             fn may_have_rules() -> bool {
-                ::gateway_plugin::__private::may_have_rules!(Self)
+                #krate::__private::may_have_rules!(Self)
             }
             #[inline(always)]
-            fn ticks() -> ::gateway_plugin::__private::Ticks<Self> {
-                ::gateway_plugin::__private::ticks!(Self)
+            fn ticks() -> #krate::__private::Ticks<Self> {
+                #krate::__private::ticks!(Self)
             }
             #[inline(always)]
             fn has_ticks() -> bool {
-                ::gateway_plugin::__private::has_ticks!(Self)
+                #krate::__private::has_ticks!(Self)
             }
         }
 
-        ::gateway_plugin::__private::proxy_wasm::main! {{
-            ::gateway_plugin::__private::start::<#ident>();
+        #krate::__private::proxy_wasm::main! {{
+            #krate::__private::start::<#ident>();
         }}
     }
 }

@@ -119,6 +119,7 @@ fn config_type(func: &ItemFn, errors: &mut Errors) -> Option<Type> {
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
+    let (krate, args) = crate::krate::split(args, &mut errors);
     let period = parse_period(args, &mut errors);
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
@@ -139,7 +140,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let fn_ident = &func.sig.ident;
     let slot = slot_of(&fn_ident.to_string());
-    let private = quote!(::gateway_plugin::__private);
+    let private = quote!(#krate::__private);
     let handler = match func.sig.asyncness {
         None => quote_spanned! {fn_ident.span()=> #private::TickHandler::Sync(#fn_ident) },
         // The task owns an `Rc` of the config, so the future is `'static`.
@@ -147,7 +148,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             #private::TickHandler::Async(|config| {
                 #private::boxed_task(async move {
                     #fn_ident(&config).await;
-                    (#private::tick_context(), ::gateway_plugin::Action::Continue)
+                    (#private::tick_context(), #krate::Action::Continue)
                 })
             })
         },

@@ -84,6 +84,13 @@ pub use resp::{RespError, RespValue};
 /// A configuration that does not fit is refused when the gateway loads it,
 /// with `[my-plugin] invalid configuration at <field>: <reason>` in its log.
 /// The `Deserialize` derive needs no `serde` dependency of the plugin crate.
+///
+/// Where the crate is not a direct dependency named `gateway_plugin` (a
+/// renamed dependency, `gw = { package = "gateway-plugin", .. }`, or a
+/// company crate that re-exports it), every attribute takes
+/// `crate = path`, as serde's and tokio's do:
+/// `#[plugin(name = "x", crate = gw)]`, `#[on_request_headers(crate = gw)]`,
+/// `#[parse_config(crate = "my_company::gateway")]`.
 pub use gateway_plugin_macros::plugin;
 
 /// Marks the request-headers handler: `fn(ctx: &mut HttpContext, config: &C) -> Action`.
