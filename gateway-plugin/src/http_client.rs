@@ -404,15 +404,7 @@ impl HttpResponse {
 
     /// A header's first value; the name compares case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let mut found = None;
-        host::visit_pairs(&self.raw_headers, |key, value| {
-            if key.eq_ignore_ascii_case(name.as_bytes()) {
-                found = Some(value);
-                return true;
-            }
-            false
-        });
-        match std::str::from_utf8(found?) {
+        match std::str::from_utf8(self.header_bytes(name)?) {
             Ok(value) => Some(value),
             // Not UTF-8: the decoded (lossy) copy.
             Err(_) => self

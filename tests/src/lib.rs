@@ -899,6 +899,11 @@ impl Envoy {
     }
 
     /// `http://127.0.0.1:<listener>/<path>`.
+    /// The listener's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }

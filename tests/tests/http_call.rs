@@ -149,7 +149,7 @@ fn clients_that_hang_up_mid_callout_leave_no_task_behind() {
     let backend = EchoBackend::start();
     let blackhole = Blackhole::start();
     let envoy = start(&backend, blackhole.port(), "debug");
-    let port: u16 = envoy.url("").rsplit(':').next().unwrap().parse().unwrap();
+    let port = envoy.port();
 
     // 10,000 requests, 50 at a time, each hanging up 20 ms into its callout
     // (the blackhole never answers; the callout would time out at 500 ms).
@@ -263,7 +263,7 @@ fn header_bytes_that_are_not_utf8_pass_unchanged_or_not_at_all() {
             .wasm_log_level("debug"),
     )
     .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
-    let port: u16 = envoy.url("").rsplit(':').next().unwrap().parse().unwrap();
+    let port = envoy.port();
 
     // A UTF-8 credential goes to the token service as it came, and the
     // binary token reaches the backend byte for byte.

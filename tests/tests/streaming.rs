@@ -16,15 +16,6 @@ type Send =
 const TOKEN_CLUSTER: &str = "outbound|8080||token.static";
 const MODERATION_CLUSTER: &str = "outbound|8080||moderation.static";
 
-fn port_of(envoy: &Envoy) -> u16 {
-    envoy
-        .url("")
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("a port")
-}
-
 fn sse() -> Vec<(String, String)> {
     vec![("content-type".into(), "text/event-stream".into())]
 }
@@ -48,7 +39,7 @@ fn an_sse_event_reaches_the_client_before_the_upstream_sends_the_next() {
     )
     .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
 
-    let resp = stream_get(port_of(&envoy), "/v1/chat", &[]).unwrap();
+    let resp = stream_get(envoy.port(), "/v1/chat", &[]).unwrap();
     assert_eq!(resp.status, 200, "{}", envoy.log());
     assert_eq!(
         resp.text(),
@@ -130,7 +121,7 @@ fn an_async_streaming_handler_holds_chunks_and_hands_them_on_in_order() {
     .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
 
     // Several streams at once, each with its own callouts.
-    let port = port_of(&envoy);
+    let port = envoy.port();
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
             .map(|i| scope.spawn(move || stream_get(port, &format!("/s/{i}"), &[])))
@@ -187,7 +178,7 @@ fn stream_moderation_cuts_the_stream_at_the_first_flagged_window() {
     )
     .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
 
-    let resp = stream_get(port_of(&envoy), "/v1/chat", &[]).unwrap();
+    let resp = stream_get(envoy.port(), "/v1/chat", &[]).unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(
         resp.text(),
@@ -219,7 +210,7 @@ fn a_streamed_message_that_ends_with_trailers_gives_the_handler_its_end() {
     let backend = EchoBackend::start();
     let tokens = TokenService::start(TokenMode::Issue);
     let envoy = streaming_envoy(backend.port(), &tokens);
-    let port = port_of(&envoy);
+    let port = envoy.port();
     for (protocol, send) in [
         ("HTTP/1.1", http1_with_trailers as Send),
         ("HTTP/2", http2_with_trailers),

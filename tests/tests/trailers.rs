@@ -27,22 +27,13 @@ fn start(backend: &EchoBackend) -> Envoy {
     .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log))
 }
 
-fn port_of(envoy: &Envoy) -> u16 {
-    envoy
-        .url("")
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("a port")
-}
-
 #[test]
 fn a_body_that_is_not_json_is_refused_with_trailers_too() {
     let backend = EchoBackend::start();
     let envoy = start(&backend);
     for (protocol, send) in PROTOCOLS {
         let resp = send(
-            port_of(&envoy),
+            envoy.port(),
             "/",
             &[("content-type", "text/plain")],
             &[b"not ", b"json"],
@@ -67,7 +58,7 @@ fn a_json_body_with_trailers_is_rewritten_and_the_response_checked() {
     let envoy = start(&backend);
     for (protocol, send) in PROTOCOLS {
         let resp = send(
-            port_of(&envoy),
+            envoy.port(),
             "/rewrite",
             &[("content-type", "application/json")],
             &[b"{\"a\"", b":1}"],
