@@ -139,6 +139,11 @@ fn parse_options(phase: Phase, args: TokenStream, errors: &mut Errors) -> Option
 
 /// A checked handler signature.
 struct Handler {
+    /// The type behind the first argument's `&mut` (checked to be
+    /// `HttpContext` by a trait bound spanned at it, so aliases work).
+    ctx_ty: Type,
+    /// The return type, if any (checked by `into_action`/`into_chunk`).
+    ret_ty: Option<Type>,
     config_ty: Type,
     returns_action: bool,
     is_async: bool,
@@ -236,6 +241,7 @@ fn check_signature(
     }
 
     let mut config_ty = None;
+    let mut ctx_ty = None;
     for (index, input) in inputs.iter().take(want).enumerate() {
         let ty = match input {
             FnArg::Receiver(receiver) => {
@@ -264,10 +270,12 @@ fn check_signature(
             }
         }
         match index {
+            // Which type it is, is checked by a trait bound spanned at it
+            // (so `use gateway_plugin::HttpContext as Ctx;` works).
             0 => match ty {
-                Type::Reference(r)
-                    if r.mutability.is_some()
-                        && last_segment(&r.elem).as_deref() == Some("HttpContext") => {}
+                Type::Reference(r) if r.mutability.is_some() => {
+                    ctx_ty = Some((*r.elem).clone());
+                }
                 _ => errors.at(ty, "expected `&mut HttpContext` as the first argument"),
             },
             1 => match ty {
@@ -310,15 +318,22 @@ fn check_signature(
                 ),
             ));
         }
-        return config_ty.map(|config_ty| Handler {
-            config_ty,
+        return Some(Handler {
+            ctx_ty: ctx_ty?,
+            ret_ty: match &sig.output {
+                ReturnType::Type(_, ty) => Some((**ty).clone()),
+                ReturnType::Default => None,
+            },
+            config_ty: config_ty?,
             returns_action: false,
             is_async: sig.asyncness.is_some(),
         });
     }
 
+    // Any return type: `into_action`'s bound, spanned at it, says which is
+    // accepted (an alias of `Action` is).
     let returns_action = match &sig.output {
-        ReturnType::Type(_, ty) if last_segment(ty).as_deref() == Some("Action") => true,
+        ReturnType::Type(..) => true,
         ReturnType::Default if phase == Phase::StreamDone => false,
         ReturnType::Default => {
             let span = sig.paren_token.span.close();
@@ -331,19 +346,15 @@ fn check_signature(
             ));
             false
         }
-        ReturnType::Type(_, ty) => {
-            let what = if phase == Phase::StreamDone {
-                "a `#[on_stream_done]` handler returns nothing or `Action`".to_string()
-            } else {
-                format!("expected `Action`: a `#[{attr}]` handler returns `Action::Continue`, `Action::Pause` or `ctx.send_response(..)`")
-            };
-            errors.at(ty, what);
-            false
-        }
     };
 
-    config_ty.map(|config_ty| Handler {
-        config_ty,
+    Some(Handler {
+        ctx_ty: ctx_ty?,
+        ret_ty: match &sig.output {
+            ReturnType::Type(_, ty) => Some((**ty).clone()),
+            ReturnType::Default => None,
+        },
+        config_ty: config_ty?,
         returns_action,
         is_async: sig.asyncness.is_some(),
     })
@@ -372,6 +383,8 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         return with_item(err, item);
     }
     let Some(Handler {
+        ctx_ty,
+        ret_ty,
         config_ty,
         returns_action,
         is_async,
@@ -394,7 +407,8 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         )
     });
     if options.streaming {
-        let value = chunk_handler(&krate, &func, &config_ty, is_async);
+        let cast = quote_spanned!(ctx_ty.span()=> <#ctx_ty as #private::IsHttpContext>::cast);
+        let value = chunk_handler(&krate, &func, &config_ty, &cast, is_async);
         let imp = quote_spanned! {config_ty.span()=>
             impl #private::#trait_name for #config_ty {
                 const HANDLER: #private::ChunkHandler<Self> = #value;
@@ -407,25 +421,52 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
             #imp
         };
     }
-    let (handler_ty, body_arg, body_param) = if phase.has_body() {
-        (quote!(BodyHandler), quote!(, &body), quote!(, body))
+    let (handler_ty, body_arg, body_param, body_decl) = if phase.has_body() {
+        (
+            quote!(BodyHandler),
+            quote!(, &body),
+            quote!(, body),
+            quote!(, body: &[u8]),
+        )
     } else {
-        (quote!(HeadersHandler), quote!(), quote!())
+        (quote!(HeadersHandler), quote!(), quote!(), quote!())
     };
-    // Spans are the function name's, so a type mismatch the syntax checks
+    // The context goes through a trait bound spanned at the argument's type,
+    // the return value through one spanned at the return type: a wrong type
+    // is one error, at the culprit, and aliases pass.
+    let cast = quote_spanned!(ctx_ty.span()=> <#ctx_ty as #private::IsHttpContext>::cast);
+    let ret_span = ret_ty.as_ref().map_or(fn_ident.span(), |ty| ty.span());
+    let to_action = quote_spanned!(ret_span=> #private::into_action(__out));
+    let body_use = if phase.has_body() {
+        quote!(, body)
+    } else {
+        quote!()
+    };
+    // Other spans are the function name's, so a type mismatch the checks
     // above could not see points at the handler.
     let krate = crate::krate::respan(&krate, fn_ident.span());
     let value = match (is_async, returns_action) {
         (false, true) => quote_spanned! {fn_ident.span()=>
-            #private::#handler_ty::Sync(#fn_ident)
+            #private::#handler_ty::Sync({
+                fn __handler(
+                    ctx: &mut #krate::HttpContext,
+                    config: &#config_ty
+                    #body_decl
+                ) -> #krate::Action {
+                    let __out = #fn_ident(#cast(ctx), config #body_use);
+                    #to_action
+                }
+                __handler
+            })
         },
         (false, false) => quote_spanned! {fn_ident.span()=>
             #private::#handler_ty::Sync({
                 fn __no_action(
                     ctx: &mut #krate::HttpContext,
-                    config: &#config_ty,
+                    config: &#config_ty
+                    #body_decl
                 ) -> #krate::Action {
-                    #fn_ident(ctx, config);
+                    #fn_ident(#cast(ctx), config #body_use);
                     #krate::Action::Continue
                 }
                 __no_action
@@ -436,7 +477,8 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         (true, true) => quote_spanned! {fn_ident.span()=>
             #private::#handler_ty::Async(|mut ctx, config #body_param| {
                 #private::boxed_task(async move {
-                    let action = #fn_ident(&mut ctx, &config #body_arg).await;
+                    let __out = #fn_ident(#cast(&mut ctx), &config #body_arg).await;
+                    let action = #to_action;
                     (ctx, action)
                 })
             })
@@ -444,7 +486,7 @@ pub(crate) fn expand(phase: Phase, args: TokenStream, item: TokenStream) -> Toke
         (true, false) => quote_spanned! {fn_ident.span()=>
             #private::#handler_ty::Async(|mut ctx, config #body_param| {
                 #private::boxed_task(async move {
-                    #fn_ident(&mut ctx, &config #body_arg).await;
+                    #fn_ident(#cast(&mut ctx), &config #body_arg).await;
                     (ctx, #krate::Action::Continue)
                 })
             })
@@ -471,6 +513,7 @@ fn chunk_handler(
     krate: &syn::Path,
     func: &ItemFn,
     config_ty: &Type,
+    cast: &TokenStream,
     is_async: bool,
 ) -> TokenStream {
     let private = quote!(#krate::__private);
@@ -491,7 +534,7 @@ fn chunk_handler(
                     end_of_stream: bool,
                 ) -> #private::ChunkFuture<'a> {
                     ::std::boxed::Box::pin(async move {
-                        let __out = #fn_ident(ctx, config, chunk, end_of_stream).await;
+                        let __out = #fn_ident(#cast(ctx), config, chunk, end_of_stream).await;
                         #convert
                     })
                 }
@@ -507,7 +550,7 @@ fn chunk_handler(
                     chunk: &[u8],
                     end_of_stream: bool,
                 ) -> #krate::Chunk {
-                    let __out = #fn_ident(ctx, config, chunk, end_of_stream);
+                    let __out = #fn_ident(#cast(ctx), config, chunk, end_of_stream);
                     #convert
                 }
                 __chunk

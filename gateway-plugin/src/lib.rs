@@ -282,9 +282,9 @@ pub mod __private {
     pub use crate::executor::boxed_task;
     pub use crate::plugin;
     pub use crate::plugin::{
-        assert_plugin, start, BodyHandler, Handlers, HeadersHandler, OnRequestBody,
-        OnRequestBodyStreaming, OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming,
-        OnResponseHeaders, OnStreamDone, Plugin,
+        assert_plugin, into_action, start, BodyHandler, Handlers, HeadersHandler, IntoAction,
+        IsHttpContext, OnRequestBody, OnRequestBodyStreaming, OnRequestHeaders, OnResponseBody,
+        OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone, Plugin,
     };
     pub use crate::rules::RuleSet;
     pub use crate::tick;

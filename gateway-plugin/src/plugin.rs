@@ -445,6 +445,52 @@ fn uses_executor<P: Plugin>() -> bool {
 /// Fails to compile, with [`Plugin`]'s message, unless `C` is a plugin config.
 pub fn assert_plugin<C: Plugin>() {}
 
+/// The type a handler's first argument points at: only [`HttpContext`]
+/// (under any name). Generated code passes the context through
+/// [`IsHttpContext::cast`], spanned at the argument, so another type is one
+/// error there.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not gateway-plugin's `HttpContext`",
+    label = "a handler's first argument is `&mut HttpContext`",
+    note = "use `gateway_plugin::HttpContext` (from the prelude; an alias of it is fine)"
+)]
+pub trait IsHttpContext {
+    /// The context, as the handler's argument type.
+    fn cast(ctx: &mut HttpContext) -> &mut Self;
+}
+
+impl IsHttpContext for HttpContext {
+    #[inline(always)]
+    fn cast(ctx: &mut HttpContext) -> &mut Self {
+        ctx
+    }
+}
+
+/// What a phase handler may return: only [`Action`] (under any name).
+#[diagnostic::on_unimplemented(
+    message = "a phase handler returns `Action`, not `{Self}`",
+    label = "expected `Action`",
+    note = "return `Action::Continue`, `Action::Pause`, or `ctx.send_response(..)` (which returns the `Action`)"
+)]
+pub trait IntoAction {
+    /// The action.
+    fn into_action(self) -> Action;
+}
+
+impl IntoAction for Action {
+    #[inline(always)]
+    fn into_action(self) -> Action {
+        self
+    }
+}
+
+/// Converts a handler's return value (called by generated code, spanned at
+/// the handler's return type).
+#[inline(always)]
+pub fn into_action<T: IntoAction>(value: T) -> Action {
+    value.into_action()
+}
+
 /// Called from the generated `_initialize`: installs the logger and the root
 /// context factory.
 pub fn start<P: Plugin>() {
