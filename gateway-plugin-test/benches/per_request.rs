@@ -7,8 +7,8 @@
 //!
 //! Run: `cargo bench -p gateway-plugin-test` (or `bash scripts/bench`).
 
+use gateway_plugin_e2e::{plugin_wasm, RedisServer};
 use gateway_plugin_test::{Host, Request, Response};
-use gateway_plugin_tests::{plugin_wasm, RedisServer};
 use serde_json::json;
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,8 @@
 //! depends on gateway-plugin as `gw` (so it only compiles if no generated
 //! code names `::gateway_plugin`), and works like any plugin.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Request, Response};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::json;
 
 #[test]

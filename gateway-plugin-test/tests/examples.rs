@@ -1,8 +1,8 @@
 //! The examples' behaviour, on the in-process host: fast, no gateway. (What
 //! only a real gateway shows stays in `tests/`, against Envoy.)
 
+use gateway_plugin_e2e::{plugin_wasm, TokenMode, TokenService};
 use gateway_plugin_test::{Error, Host, Request, Response};
-use gateway_plugin_tests::{plugin_wasm, TokenMode, TokenService};
 use serde_json::json;
 
 fn host(example: &str) -> Host {
@@ -232,7 +232,7 @@ fn http_call_answers_500_when_the_call_fails() {
             "not listening",
             host("http-call").cluster(
                 TOKEN_CLUSTER,
-                &format!("127.0.0.1:{}", gateway_plugin_tests::free_port()),
+                &format!("127.0.0.1:{}", gateway_plugin_e2e::free_port()),
             ),
         ),
     ] {

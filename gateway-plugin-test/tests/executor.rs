@@ -4,8 +4,8 @@
 //! the `callout-chain` fixture (`tests/fixtures/callout-chain`): chained and
 //! zipped callouts in every phase, tokens that name who they were for.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Error, Host, Request, Response};
-use gateway_plugin_tests::plugin_wasm;
 
 const TOKEN_CLUSTER: &str = "outbound|8080||token.static";
 

@@ -1,8 +1,8 @@
 //! The Higress `HttpContext` calls and metrics (`tests/fixtures/higress-context`)
 //! on the test host: what a plugin reads, what it leaves on the stream.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Request};
-use gateway_plugin_tests::plugin_wasm;
 
 fn vm() -> gateway_plugin_test::Vm {
     Host::load(plugin_wasm("higress-context"))

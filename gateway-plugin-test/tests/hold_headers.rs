@@ -3,8 +3,8 @@
 //! arrive while an `async` headers handler still waits, and must still reach
 //! the body handler; and `hold_headers` lets a body handler change headers.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Request, Response};
-use gateway_plugin_tests::plugin_wasm;
 
 const TOKEN_CLUSTER: &str = "outbound|8080||token.static";
 

@@ -2,8 +2,8 @@
 //! Rust SDK (`tests/fixtures/host-features`): ticks, metrics, shared data and
 //! its CAS, shared queues, properties, WASI stdout.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Request};
-use gateway_plugin_tests::plugin_wasm;
 
 #[test]
 fn ticks_metrics_shared_data_queues_properties_and_stdout() {

@@ -2,8 +2,8 @@
 //! its answers, its `global_auth` modes with `_rules_`, keys in the query,
 //! and its configuration errors.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{ClientResponse, Host, Request, Vm};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::{json, Value};
 
 fn config(extra: Value) -> Value {

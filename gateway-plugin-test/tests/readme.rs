@@ -2,8 +2,8 @@
 //! where the `.wasm` comes from (built here by the test harness). Keep the
 //! two in step.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Request, Response};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::json;
 
 #[test]

@@ -1,10 +1,11 @@
 //! `RedisClient` end to end on the test host, against a real `redis-server`
 //! (started on a free loopback port, stopped after): the seed's rate-limit
 //! example, Redis going away, interleaved increments, and Redis → HTTP →
-//! Redis in one handler (the DESIGN.md "known trap").
+//! Redis in one handler (the proxy-wasm SDK's stale-context trap: its
+//! dispatcher records a callout against the context it last dispatched).
 
+use gateway_plugin_e2e::{plugin_wasm, RedisServer};
 use gateway_plugin_test::{Host, Request, Response, Vm};
-use gateway_plugin_tests::{plugin_wasm, RedisServer};
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,8 +1,8 @@
 //! `examples/route-rules` on the test host: a value per route, per domain,
 //! else the global one; with only `_rules_`, untouched elsewhere.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Request};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::json;
 
 fn served_by(vm: &gateway_plugin_test::Vm, request: Request) -> Option<String> {

@@ -2,8 +2,8 @@
 //! which answers properties as upstream Envoy does (`xds.route_name`,
 //! `xds.cluster_name`) unless told to answer as Higress.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Request, Response};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::json;
 
 fn my_plugin() -> Host {

@@ -5,8 +5,8 @@
 //! `examples/http-call`, configured twice with different token paths, so
 //! each answer shows which configuration served it.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{ClientResponse, Host, Request, Response, RootId, Vm};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::json;
 
 const TOKEN_CLUSTER: &str = "outbound|8080||token.static";

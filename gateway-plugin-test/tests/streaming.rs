@@ -5,8 +5,8 @@
 //! the `streaming` fixture (`tests/fixtures/streaming`: `<chunk>` for request
 //! chunks, `[chunk]` / `[chunk:token]` for response chunks, `|end` at the end).
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{ClientResponse, Host, Request, Response, Vm};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::json;
 
 const TOKEN_CLUSTER: &str = "outbound|8080||token.static";

@@ -1,8 +1,8 @@
 //! `#[on_tick]` handlers (`tests/fixtures/ticks`) on the test host: three
 //! periods on one timer, in the right ratio, and an async tick's callout.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{Host, Response};
-use gateway_plugin_tests::plugin_wasm;
 
 #[test]
 fn periods_share_the_timer_and_an_async_tick_calls_out() {

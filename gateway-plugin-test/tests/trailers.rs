@@ -4,8 +4,8 @@
 //! adding a trailer. Sync handlers (`examples/body-rewrite`) and async ones
 //! (`tests/fixtures/callout-chain`), request and response.
 
+use gateway_plugin_e2e::plugin_wasm;
 use gateway_plugin_test::{echo, Host, Request, Response};
-use gateway_plugin_tests::plugin_wasm;
 use serde_json::json;
 
 fn body_rewrite() -> Host {

@@ -9,8 +9,8 @@
 //!   response_size)`, a status other than 0 meaning no reply;
 //! - same repository, `proxywasm/internal/abi_enums.go`: the reply is read
 //!   from buffer type 9 (`BufferTypeRedisCallResponse`);
-//! - `alibaba/higress`, `plugins/wasm-go/pkg/wrapper/redis_wrapper.go` (as
-//!   summarised in the project's HIGRESS-REFERENCE): the command goes out as
+//! - `alibaba/higress`, `plugins/wasm-go/pkg/wrapper/redis_wrapper.go`:
+//!   the command goes out as
 //!   a RESP array of bulk strings, the cluster name is the `HttpClient` one
 //!   (`cluster_wrapper.go`), `Init` is made in `parseConfig`, `SetNX` is
 //!   `SET k v NX`. Higress's `Init` appends options to the cluster name

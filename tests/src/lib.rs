@@ -693,7 +693,7 @@ impl EnvoyConfig {
                 )
                 .collect();
         let mut bootstrap = serde_json::json!({
-            "node": {"id": "gateway-plugin-tests", "cluster": "gateway-plugin-tests"},
+            "node": {"id": "gateway-plugin-e2e", "cluster": "gateway-plugin-e2e"},
             "admin": {"address": socket(admin_port)},
             "static_resources": {"clusters": clusters},
         });

@@ -1,7 +1,7 @@
 //! `examples/body-rewrite` in a real Envoy: every phase, body buffering, and
 //! logging through the `log` crate at the host's level.
 
-use gateway_plugin_tests::{request, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_e2e::{request, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 fn start(backend: &EchoBackend, level: &'static str) -> Envoy {

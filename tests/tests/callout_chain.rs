@@ -4,7 +4,7 @@
 //! between. Every token names who it was issued for, so an answer that lands
 //! on the wrong task shows in what the backend and the client see.
 
-use gateway_plugin_tests::{
+use gateway_plugin_e2e::{
     get, hang_up_after, request, EchoBackend, Envoy, EnvoyConfig, Response, TokenMode, TokenService,
 };
 use std::time::Duration;

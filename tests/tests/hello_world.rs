@@ -1,6 +1,6 @@
 //! `examples/hello-world` in a real Envoy.
 
-use gateway_plugin_tests::{get, request, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_e2e::{get, request, EchoBackend, Envoy, EnvoyConfig};
 
 #[test]
 fn answers_hello_world_itself() {

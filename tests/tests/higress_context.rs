@@ -3,7 +3,7 @@
 //! Envoy, the metrics in `/stats`, and the local reply's details and the
 //! user attributes in the access log.
 
-use gateway_plugin_tests::{get, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_e2e::{get, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 #[test]

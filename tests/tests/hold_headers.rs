@@ -9,7 +9,7 @@
 //! - off: the plugin's log says once, clearly, that the gateway does not
 //!   let it hold headers, and later requests go through without the hold.
 
-use gateway_plugin_tests::{request, EchoBackend, Envoy, EnvoyConfig, TokenMode, TokenService};
+use gateway_plugin_e2e::{request, EchoBackend, Envoy, EnvoyConfig, TokenMode, TokenService};
 use serde_json::json;
 
 const TOKEN_CLUSTER: &str = "outbound|8080||token.static";

@@ -2,7 +2,7 @@
 //! real token service on loopback behind a cluster named as the plugin
 //! computes it (`outbound|8080||token.static`).
 
-use gateway_plugin_tests::{
+use gateway_plugin_e2e::{
     free_port, get, hang_up_after, request, Blackhole, EchoBackend, Envoy, EnvoyConfig, TokenMode,
     TokenService,
 };
@@ -252,8 +252,8 @@ fn header_bytes_that_are_not_utf8_pass_unchanged_or_not_at_all() {
         b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\nx-token: ".to_vec();
     reply.extend_from_slice(token);
     reply.extend_from_slice(b"\r\n\r\n");
-    let tokens = gateway_plugin_tests::RawServer::start(reply);
-    let backend = gateway_plugin_tests::RawServer::start(
+    let tokens = gateway_plugin_e2e::RawServer::start(reply);
+    let backend = gateway_plugin_e2e::RawServer::start(
         b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_vec(),
     );
     let envoy = Envoy::start(
@@ -268,17 +268,17 @@ fn header_bytes_that_are_not_utf8_pass_unchanged_or_not_at_all() {
     // A UTF-8 credential goes to the token service as it came, and the
     // binary token reaches the backend byte for byte.
     let status =
-        gateway_plugin_tests::raw_request(port, &head_with_authorization(b"Bearer bob")).unwrap();
+        gateway_plugin_e2e::raw_request(port, &head_with_authorization(b"Bearer bob")).unwrap();
     assert_eq!(status, 200, "{}", envoy.log());
     let token_head = &tokens.heads()[0];
-    assert!(gateway_plugin_tests::head_has_header(
+    assert!(gateway_plugin_e2e::head_has_header(
         token_head,
         "authorization",
         b"Bearer bob"
     ));
     let backend_head = &backend.heads()[0];
     assert!(
-        gateway_plugin_tests::head_has_header(backend_head, "x-token", token),
+        gateway_plugin_e2e::head_has_header(backend_head, "x-token", token),
         "{}",
         String::from_utf8_lossy(backend_head)
     );
@@ -286,7 +286,7 @@ fn header_bytes_that_are_not_utf8_pass_unchanged_or_not_at_all() {
     // A credential that is not UTF-8 cannot go into a callout unchanged:
     // refused (500), never sent re-encoded.
     let status =
-        gateway_plugin_tests::raw_request(port, &head_with_authorization(b"\xff\xfe\x80bob"))
+        gateway_plugin_e2e::raw_request(port, &head_with_authorization(b"\xff\xfe\x80bob"))
             .unwrap();
     assert_eq!(status, 500);
     assert_eq!(

@@ -2,7 +2,7 @@
 //! domains carry `_rules_` with their own `allow` lists (`global_auth:
 //! false`, so elsewhere no key is needed).
 
-use gateway_plugin_tests::{request, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_e2e::{request, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 #[test]
@@ -43,7 +43,7 @@ fn routes_and_domains_allow_their_own_consumers() {
         }
         request("GET", &envoy.url(path), &headers, b"").unwrap()
     };
-    let consumer = |resp: &gateway_plugin_tests::Response| {
+    let consumer = |resp: &gateway_plugin_e2e::Response| {
         resp.json()["headers"]["x-mse-consumer"]
             .as_str()
             .map(str::to_string)

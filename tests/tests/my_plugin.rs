@@ -1,6 +1,6 @@
 //! `examples/my-plugin` in a real Envoy in front of a real echo backend.
 
-use gateway_plugin_tests::{get, request, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_e2e::{get, request, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 #[test]

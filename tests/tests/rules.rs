@@ -4,7 +4,7 @@
 //! `xds.cluster_name`, `:authority`). And a `RouteCluster` callout, which
 //! needs the route's cluster name from the same place.
 
-use gateway_plugin_tests::{request, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_e2e::{request, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 /// The cluster name Higress would give a service `svc.static` on port 80.
@@ -33,7 +33,7 @@ fn start(backend: &EchoBackend, configuration: serde_json::Value) -> Envoy {
     .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log))
 }
 
-fn get(envoy: &Envoy, path: &str, host: Option<&str>) -> gateway_plugin_tests::Response {
+fn get(envoy: &Envoy, path: &str, host: Option<&str>) -> gateway_plugin_e2e::Response {
     let headers: Vec<(&str, &str)> = host.map(|h| ("host", h)).into_iter().collect();
     request("GET", &envoy.url(path), &headers, b"").unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -5,7 +5,7 @@
 //! answering with working callouts (it used to trap the VM: "invalid
 //! context_id", then 503 for every request).
 
-use gateway_plugin_tests::{
+use gateway_plugin_e2e::{
     request, EchoBackend, Envoy, EnvoyConfig, LdsListener, TokenMode, TokenService,
 };
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! still pauses), and an async handler that awaits a callout mid-stream
 //! holds its chunk and every later one, then hands them on in order.
 
-use gateway_plugin_tests::{
+use gateway_plugin_e2e::{
     http1_with_trailers, http2_with_trailers, request, stream_get, EchoBackend, Envoy, EnvoyConfig,
     HttpReply, HttpServer, Piece, RawResponse, StreamingUpstream, TokenMode, TokenService,
 };

@@ -9,7 +9,7 @@
 //! counters add up both: each root runs the slow handler on its first tick,
 //! so per root `fast` is between `3 × slow - 2` and `3 × slow`.
 
-use gateway_plugin_tests::{EchoBackend, Envoy, EnvoyConfig, TokenMode, TokenService};
+use gateway_plugin_e2e::{EchoBackend, Envoy, EnvoyConfig, TokenMode, TokenService};
 use std::time::{Duration, Instant};
 
 #[test]

@@ -5,7 +5,7 @@
 //! a body that is not JSON, rewrite a JSON one, and check the response body,
 //! trailers or not; the trailers themselves pass both ways.
 
-use gateway_plugin_tests::{
+use gateway_plugin_e2e::{
     http1_with_trailers, http2_with_trailers, EchoBackend, Envoy, EnvoyConfig, RawResponse,
 };
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! in front of a real echo backend, sends requests, prints what came back,
 //! and stops everything.
 
-use gateway_plugin_tests::{get, plugin_wasm, EchoBackend, Envoy, EnvoyConfig};
+use gateway_plugin_e2e::{get, plugin_wasm, EchoBackend, Envoy, EnvoyConfig};
 use serde_json::json;
 
 fn main() {
