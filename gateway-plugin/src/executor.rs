@@ -370,6 +370,8 @@ fn dispatch(
             };
             // SAFETY: the SDK's exported callback for a live root; it only
             // borrows its root table, which is free outside a root callback.
+            // SAFETY: the SDK's own export, called with a root id it knows; no
+            // borrow of ours is held across it.
             unsafe { proxy_on_queue_ready(root, SDK_ROOT_MARKER_QUEUE) };
             root
         }

@@ -242,6 +242,8 @@ unsafe fn take_host_bytes(data: *mut u8, size: usize) -> Vec<u8> {
 
 /// Writes a message to the host log.
 pub fn log(level: LogLevel, message: &str) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_log", unsafe {
         proxy_log(level as u32, message.as_ptr(), message.len())
     })
@@ -250,6 +252,8 @@ pub fn log(level: LogLevel, message: &str) -> Result<(), HostError> {
 /// The host's current log level for this plugin.
 pub fn log_level() -> Result<LogLevel, HostError> {
     let mut level = 0u32;
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_get_log_level", unsafe {
         proxy_get_log_level(&mut level)
     })?;
@@ -272,11 +276,15 @@ pub fn get_buffer(
 ) -> Result<Option<Vec<u8>>, HostError> {
     let mut data = null_mut();
     let mut size = 0;
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     let status = unsafe {
         proxy_get_buffer_bytes(buffer_type as u32, start, max_size, &mut data, &mut size)
     };
     match status {
         OK if data.is_null() => Ok(None),
+        // SAFETY: the host wrote `size` bytes at `data`, allocated with this
+        // module's allocator (`proxy_on_memory_allocate`), and handed them over.
         OK => Ok(Some(unsafe { take_host_bytes(data, size) })),
         NOT_FOUND => Ok(None),
         status => Err(HostError {
@@ -293,6 +301,8 @@ pub fn set_buffer(
     size: usize,
     value: &[u8],
 ) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_set_buffer_bytes", unsafe {
         proxy_set_buffer_bytes(buffer_type as u32, start, size, value.as_ptr(), value.len())
     })
@@ -312,9 +322,13 @@ pub fn get_map(map_type: MapType) -> Result<Vec<(String, String)>, HostError> {
 pub(crate) fn get_map_bytes(map_type: MapType) -> Result<Vec<u8>, HostError> {
     let mut data = null_mut();
     let mut size = 0;
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_get_header_map_pairs", unsafe {
         proxy_get_header_map_pairs(map_type as u32, &mut data, &mut size)
     })?;
+    // SAFETY: the host wrote `size` bytes at `data`, allocated with this
+    // module's allocator (`proxy_on_memory_allocate`), and handed them over.
     Ok(unsafe { take_host_bytes(data, size) })
 }
 
@@ -330,6 +344,8 @@ pub fn get_map_with_bytes(map_type: MapType) -> Result<Vec<(String, Vec<u8>)>, H
 /// Replaces a whole header map.
 pub fn set_map(map_type: MapType, map: &[(&str, &str)]) -> Result<(), HostError> {
     let bytes = encode_pairs(map);
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_set_header_map_pairs", unsafe {
         proxy_set_header_map_pairs(map_type as u32, bytes.as_ptr(), bytes.len())
     })
@@ -345,6 +361,8 @@ pub fn get_map_value(map_type: MapType, key: &str) -> Result<Option<String>, Hos
 pub fn get_map_value_bytes(map_type: MapType, key: &str) -> Result<Option<Vec<u8>>, HostError> {
     let mut data = null_mut();
     let mut size = 0;
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     let status = unsafe {
         proxy_get_header_map_value(
             map_type as u32,
@@ -355,6 +373,8 @@ pub fn get_map_value_bytes(map_type: MapType, key: &str) -> Result<Option<Vec<u8
         )
     };
     match status {
+        // SAFETY: the host wrote `size` bytes at `data`, allocated with this
+        // module's allocator (`proxy_on_memory_allocate`), and handed them over.
         OK => Ok(Some(unsafe { take_host_bytes(data, size) })),
         NOT_FOUND => Ok(None),
         status => Err(HostError {
@@ -375,6 +395,8 @@ pub fn replace_map_value_bytes(
     key: &str,
     value: &[u8],
 ) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_replace_header_map_value", unsafe {
         proxy_replace_header_map_value(
             map_type as u32,
@@ -388,6 +410,8 @@ pub fn replace_map_value_bytes(
 
 /// Removes every value of a header.
 pub fn remove_map_value(map_type: MapType, key: &str) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_remove_header_map_value", unsafe {
         proxy_remove_header_map_value(map_type as u32, key.as_ptr(), key.len())
     })
@@ -400,6 +424,8 @@ pub fn add_map_value(map_type: MapType, key: &str, value: &str) -> Result<(), Ho
 
 /// [`add_map_value`] with a value of any bytes.
 pub fn add_map_value_bytes(map_type: MapType, key: &str, value: &[u8]) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_add_header_map_value", unsafe {
         proxy_add_header_map_value(
             map_type as u32,
@@ -417,9 +443,13 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
     let path = encode_property_path(path);
     let mut data = null_mut();
     let mut size = 0;
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     let status = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut data, &mut size) };
     match status {
         OK if data.is_null() => Ok(None),
+        // SAFETY: the host wrote `size` bytes at `data`, allocated with this
+        // module's allocator (`proxy_on_memory_allocate`), and handed them over.
         OK => Ok(Some(unsafe { take_host_bytes(data, size) })),
         NOT_FOUND => Ok(None),
         status => Err(HostError {
@@ -449,6 +479,8 @@ pub fn gateway_name_property(name: &str) -> String {
 /// Sets a host property (e.g. Higress's `["clear_route_cache"]`).
 pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), HostError> {
     let path = encode_property_path(path);
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_set_property", unsafe {
         proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len())
     })
@@ -456,6 +488,8 @@ pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), HostError> {
 
 /// Resumes a paused request or response.
 pub(crate) fn continue_stream(stream: StreamType) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_continue_stream", unsafe {
         proxy_continue_stream(stream as u32)
     })
@@ -471,6 +505,8 @@ pub(crate) fn redis_init(
     password: &str,
     timeout_ms: u32,
 ) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_redis_init", unsafe {
         proxy_redis_init(
             cluster.as_ptr(),
@@ -488,6 +524,8 @@ pub(crate) fn redis_init(
 /// status.
 pub(crate) fn dispatch_redis_call(cluster: &str, query: &[u8]) -> Result<u32, u32> {
     let mut token = 0;
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     let status = unsafe {
         proxy_redis_call(
             cluster.as_ptr(),
@@ -508,8 +546,12 @@ pub(crate) fn get_redis_reply(size: usize) -> Result<Vec<u8>, HostError> {
     let mut data = null_mut();
     let mut len = 0;
     let status =
+        // SAFETY: every pointer comes with its length from a live slice or
+        // local that outlives the call; out-parameters point at locals.
         unsafe { proxy_get_buffer_bytes(REDIS_CALL_RESPONSE_BUFFER, 0, size, &mut data, &mut len) };
     match status {
+        // SAFETY: the host wrote `size` bytes at `data`, allocated with this
+        // module's allocator (`proxy_on_memory_allocate`), and handed them over.
         OK => Ok(unsafe { take_host_bytes(data, len) }),
         status => Err(HostError {
             call: "proxy_get_buffer_bytes",
@@ -520,6 +562,8 @@ pub(crate) fn get_redis_reply(size: usize) -> Result<Vec<u8>, HostError> {
 
 /// Makes later host calls of this callback act on `context_id`.
 pub(crate) fn set_effective_context(context_id: u32) -> Result<(), HostError> {
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_set_effective_context", unsafe {
         proxy_set_effective_context(context_id)
     })
@@ -533,6 +577,8 @@ pub fn send_local_response(
     body: &[u8],
 ) -> Result<(), HostError> {
     let headers = encode_pairs(headers);
+    // SAFETY: every pointer comes with its length from a live slice or
+    // local that outlives the call; out-parameters point at locals.
     check("proxy_send_local_response", unsafe {
         proxy_send_local_response(
             status_code,

@@ -40,6 +40,8 @@
 //!   `[my-plugin] message`, at the gateway's log level.
 
 #![warn(missing_docs)]
+// Every `unsafe` block (the host ABI) says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod body;
 pub mod cluster;
@@ -126,4 +128,21 @@ pub mod __private {
     pub use proxy_wasm;
     pub use serde;
     pub use serde_json;
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every error type a plugin can meet is a plain `std` error: `?` into
+    /// `Box<dyn Error + Send + Sync>` and `anyhow` work.
+    fn is_error<E: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn error_types_are_send_sync_static_errors() {
+        is_error::<crate::ConfigError>();
+        is_error::<crate::HttpCallError>();
+        is_error::<crate::RedisError>();
+        is_error::<crate::RespError>();
+        is_error::<crate::MetricError>();
+        is_error::<crate::host::HostError>();
+    }
 }
