@@ -56,30 +56,24 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
                     None => errors.at(&nv.value, "expected a number, 1 or more"),
                 }
             }
-            Meta::NameValue(nv) if nv.path.is_ident("rule_config") => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(lit),
-                    ..
-                }) if lit.value() == "merge" || lit.value() == "alone" => {
-                    merge_rules = lit.value() == "merge";
+            Meta::NameValue(nv) if nv.path.is_ident("rule_config") => {
+                match string_choice(&nv.value, "alone", "merge") {
+                    Some(merge) => merge_rules = merge,
+                    None => errors.at(
+                        &nv.value,
+                        "`rule_config` is `\"alone\"` (a rule is parsed by itself, the default) or `\"merge\"` (a rule's keys are laid over the global configuration)",
+                    ),
                 }
-                other => errors.at(
-                    other,
-                    "`rule_config` is `\"alone\"` (a rule is parsed by itself, the default) or `\"merge\"` (a rule's keys are laid over the global configuration)",
-                ),
-            },
-            Meta::NameValue(nv) if nv.path.is_ident("log") => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(lit),
-                    ..
-                }) if lit.value() == "higress" || lit.value() == "plain" => {
-                    higress_log = lit.value() == "higress";
+            }
+            Meta::NameValue(nv) if nv.path.is_ident("log") => {
+                match string_choice(&nv.value, "plain", "higress") {
+                    Some(higress) => higress_log = higress,
+                    None => errors.at(
+                        &nv.value,
+                        "`log` is `\"plain\"` (`[name] message`, the default) or `\"higress\"` (`[name] [plugin-id] [request-id] message`)",
+                    ),
                 }
-                other => errors.at(
-                    other,
-                    "`log` is `\"plain\"` (`[name] message`, the default) or `\"higress\"` (`[name] [plugin-id] [request-id] message`)",
-                ),
-            },
+            }
             Meta::NameValue(nv) if nv.path.is_ident("name") => {
                 let lit = match &nv.value {
                     syn::Expr::Lit(syn::ExprLit {
@@ -131,6 +125,18 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
             ));
             None
         }
+    }
+}
+
+/// A string literal that is one of two words: `Some(false)` for `off`,
+/// `Some(true)` for `on`, `None` for anything else.
+fn string_choice(value: &syn::Expr, off: &str, on: &str) -> Option<bool> {
+    match value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) if lit.value() == off || lit.value() == on => Some(lit.value() == on),
+        _ => None,
     }
 }
 

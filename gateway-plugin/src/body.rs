@@ -187,6 +187,25 @@ pub(crate) enum Mode {
     Streaming,
 }
 
+/// How a direction's body goes to the plugin, from its handlers and what the
+/// plugin decided for the stream: not at all (no handler, `dont_read`, or
+/// a binary body the handlers did not opt into), chunk by chunk (a
+/// streaming handler, unless the stream asked for the whole body), or whole.
+pub(crate) fn decide_mode(
+    has_whole: bool,
+    has_chunk: bool,
+    binary_skip: bool,
+    control: BodyControl,
+) -> Mode {
+    if binary_skip || control.dont_read || !(has_whole || has_chunk) {
+        Mode::Skip
+    } else if has_chunk && !control.buffer {
+        Mode::Streaming
+    } else {
+        Mode::Whole
+    }
+}
+
 /// Whether a body is binary by Higress's rules: its `content-type` contains
 /// `octet-stream` or `grpc`, or it has a `content-encoding`.
 pub(crate) fn is_binary(direction: Direction) -> bool {
@@ -488,6 +507,30 @@ mod tests {
         assert!(contains_ignore_case(b"Application/GRPC+proto", b"grpc"));
         assert!(!contains_ignore_case(b"text/event-stream", b"octet-stream"));
         assert!(!contains_ignore_case(b"", b"grpc"));
+    }
+
+    #[test]
+    fn the_mode_follows_the_handlers_and_the_streams_choices() {
+        let control = |dont_read, buffer| BodyControl {
+            dont_read,
+            buffer,
+            limit: None,
+        };
+        // (whole, chunk, binary skip, dont_read, buffer) -> mode
+        let cases = [
+            ((false, false, false, false, false), Mode::Skip),
+            ((true, false, false, false, false), Mode::Whole),
+            ((false, true, false, false, false), Mode::Streaming),
+            ((true, true, false, false, false), Mode::Streaming),
+            ((true, true, false, false, true), Mode::Whole),
+            ((false, true, false, false, true), Mode::Whole),
+            ((true, true, true, false, false), Mode::Skip),
+            ((true, true, false, true, true), Mode::Skip),
+        ];
+        for ((whole, chunk, binary, dont_read, buffer), mode) in cases {
+            let got = decide_mode(whole, chunk, binary, control(dont_read, buffer));
+            assert_eq!(got, mode, "{whole} {chunk} {binary} {dont_read} {buffer}");
+        }
     }
 
     #[test]

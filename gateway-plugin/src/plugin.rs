@@ -935,17 +935,10 @@ impl<P: Plugin> Stream<P> {
             .context()
             .map(|ctx| ctx.body_control[d])
             .unwrap_or_default();
-        let mode = if self.config.is_none()
-            || control.dont_read
-            || (self.bodies().binary[d] && !handlers.binary[d])
-        {
-            Mode::Skip
-        } else if chunk.is_some() && !control.buffer {
-            Mode::Streaming
-        } else if whole.is_some() || chunk.is_some() {
-            Mode::Whole
-        } else {
-            Mode::Skip
+        let binary_skip = self.bodies().binary[d] && !handlers.binary[d];
+        let mode = match self.config {
+            None => Mode::Skip,
+            Some(_) => body::decide_mode(whole.is_some(), chunk.is_some(), binary_skip, control),
         };
         self.bodies().mode[d] = Some(mode);
         self.bodies().limit[d] = control.limit;
@@ -1083,7 +1076,8 @@ impl<P: Plugin> Stream<P> {
         bodies.mode[d] = Some(Mode::Whole);
         Box::new(move |mut ctx: HttpContext| -> TaskFuture {
             let control = ctx.body_control[d];
-            if binary_skip || control.dont_read {
+            let mode = body::decide_mode(whole.is_some(), chunk.is_some(), binary_skip, control);
+            if mode == Mode::Skip {
                 return Box::pin(async move { (ctx, Action::Continue) });
             }
             let size = body_size.unwrap_or(u32::MAX as usize);
@@ -1098,8 +1092,9 @@ impl<P: Plugin> Stream<P> {
                 body::reject_over_limit(direction, body.len(), limit);
                 return Box::pin(async move { (ctx, Action::Pause) });
             }
+            // The whole body is in: streaming gets it as one last chunk.
             match (whole, chunk) {
-                (Some(handler), chunk) if chunk.is_none() || control.buffer => {
+                (Some(handler), _) if mode == Mode::Whole => {
                     match direction {
                         Direction::Request => ctx.request_body_len = body.len(),
                         Direction::Response => ctx.response_body_len = body.len(),
