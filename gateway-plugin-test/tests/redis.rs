@@ -352,3 +352,62 @@ fn a_reply_over_the_clients_limit_is_an_error_and_is_not_read() {
         "get big: Redis reply of 4105 bytes is over the limit of 1024 (RedisClient::max_reply_size)"
     );
 }
+
+/// `RedisClient::new(RouteCluster)`: the cluster is the request's route's,
+/// read at each command; `init` at configure time (no route then) is sent
+/// for each cluster before its first command, with its options.
+#[test]
+fn a_route_cluster_client_talks_to_each_requests_own_redis() {
+    let (a, b) = (RedisServer::start(), RedisServer::start());
+    let (cluster_a, cluster_b) = (
+        "outbound|6379||redis-a.static",
+        "outbound|6379||redis-b.static",
+    );
+    let vm = Host::load(plugin_wasm("route-redis"))
+        .unwrap()
+        .higress_properties()
+        .redis_cluster(cluster_a, &a.address())
+        .redis_cluster(cluster_b, &b.address())
+        .configure(json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        vm.redis_inits(),
+        Vec::<String>::new(),
+        "no route at configure time"
+    );
+
+    let hits = |cluster: &str| {
+        let resp = vm.request(Request::get("/").cluster(cluster)).unwrap();
+        let upstream = resp.upstream_request().expect("went upstream");
+        match upstream.header("x-hits") {
+            Some(hits) => hits.to_string(),
+            None => panic!("{:?}", upstream.header("x-redis-error")),
+        }
+    };
+    assert_eq!(hits(cluster_a), "1");
+    assert_eq!(hits(cluster_a), "2");
+    assert_eq!(hits(cluster_b), "1");
+    assert_eq!(hits(cluster_a), "3");
+    assert_eq!(a.command(&["GET", "hits"]).as_deref(), Some("3"));
+    assert_eq!(b.command(&["GET", "hits"]).as_deref(), Some("1"));
+    let options = "?db=0&buffer_flush_timeout=3&max_buffer_size_before_flush=1024";
+    assert_eq!(
+        vm.redis_inits(),
+        vec![
+            format!("{cluster_a}{options}"),
+            format!("{cluster_b}{options}")
+        ],
+        "one init per cluster, at its first command"
+    );
+
+    // A route whose cluster is no Redis: the handler gets the error, naming it.
+    let resp = vm
+        .request(Request::get("/").cluster("outbound|80||web.static"))
+        .unwrap();
+    let upstream = resp.upstream_request().expect("went upstream");
+    let error = upstream.header("x-redis-error").expect("an error");
+    assert!(
+        error.starts_with("the gateway refused the Redis call to outbound|80||web.static"),
+        "{error}"
+    );
+}

@@ -110,11 +110,11 @@ pub fn into_chunk<T: IntoChunk>(value: T) -> Chunk {
 }
 
 /// A sync streaming handler.
-pub type ChunkFn<C> = fn(&mut HttpContext, &C, &[u8], bool) -> Chunk;
+pub(crate) type ChunkFn<C> = fn(&mut HttpContext, &C, &[u8], bool) -> Chunk;
 /// The future of an async streaming handler, borrowing its arguments.
 pub type ChunkFuture<'a> = Pin<Box<dyn Future<Output = Chunk> + 'a>>;
 /// An async streaming handler, wrapped to box its future.
-pub type AsyncChunkFn<C> =
+pub(crate) type AsyncChunkFn<C> =
     for<'a> fn(&'a mut HttpContext, &'a C, &'a [u8], bool) -> ChunkFuture<'a>;
 
 /// A streaming body handler, sync or async.

@@ -40,7 +40,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 /// A handler's future: it owns the stream's context and gives it back.
-pub type TaskFuture = Pin<Box<dyn Future<Output = (HttpContext, Action)>>>;
+pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = (HttpContext, Action)>>>;
 
 /// Where a task puts the [`HttpContext`] back when it completes.
 pub(crate) type ContextSlot = Rc<RefCell<Option<HttpContext>>>;

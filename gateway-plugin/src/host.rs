@@ -3,9 +3,9 @@
 //! `proxy_wasm::hostcalls` panics on any status it does not expect (and on a
 //! header value that is not UTF-8), and a panic in Wasm kills the whole VM with
 //! every request on it. This module declares the same imports itself, reads the
-//! status as a plain `u32`, and turns every failure into a [`HostError`]. It
-//! also owns the wire formats the host uses: header-map pairs and property
-//! paths, which are pure and unit-tested.
+//! status as a plain `u32`, and turns every failure into a [`HostError`]. The
+//! wire formats the host uses (header-map pairs, property paths) are private
+//! to the crate, pure and unit-tested.
 
 use std::fmt;
 use std::ptr::null_mut;
@@ -605,7 +605,7 @@ fn bytes_to_string(bytes: Vec<u8>) -> String {
 /// Encodes header pairs the way the ABI wants them: a little-endian `u32`
 /// count, a `(key_len, value_len)` `u32` pair per entry, then each key and
 /// value followed by a NUL.
-pub fn encode_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(map: &[(K, V)]) -> Vec<u8> {
+pub(crate) fn encode_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(map: &[(K, V)]) -> Vec<u8> {
     let size = 4 + map
         .iter()
         .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 10)
@@ -627,7 +627,7 @@ pub fn encode_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(map: &[(K, V)]) -> Vec<u8> {
 
 /// Decodes [`encode_pairs`]'s format; `None` when the bytes are truncated or
 /// inconsistent. Empty input is an empty map.
-pub fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+pub(crate) fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
     let mut map = Vec::new();
     visit_pairs(bytes, |key, value| {
         map.push((
@@ -641,7 +641,7 @@ pub fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
 
 /// Decodes [`encode_pairs`]'s format keeping values byte for byte (names
 /// are read lossily: a gateway only lets tokens through as names).
-pub fn decode_pairs_bytes(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+pub(crate) fn decode_pairs_bytes(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     let mut map = Vec::new();
     visit_pairs(bytes, |key, value| {
         map.push((bytes_to_string(key.to_vec()), value.to_vec()));
@@ -694,7 +694,7 @@ pub(crate) fn visit_pairs<'a>(
 }
 
 /// Encodes a property path: its segments joined by NUL.
-pub fn encode_property_path(path: &[&str]) -> Vec<u8> {
+pub(crate) fn encode_property_path(path: &[&str]) -> Vec<u8> {
     path.join("\0").into_bytes()
 }
 

@@ -40,12 +40,14 @@
 //!   `[my-plugin] message`, at the gateway's log level.
 
 #![warn(missing_docs)]
+// `pub` means public API: an item only the crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
 // Every `unsafe` block (the host ABI) says why it is sound.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod body;
 pub mod cluster;
-pub mod config;
+mod config;
 mod context;
 mod executor;
 mod gjson;
@@ -53,19 +55,19 @@ pub mod host;
 mod http_client;
 mod logger;
 mod metrics;
-#[doc(hidden)]
-pub mod plugin;
+mod plugin;
 mod redis;
-pub mod resp;
+mod resp;
 mod rules;
-pub mod tick;
+mod tick;
 
 pub use body::{Chunk, IntoChunk};
 pub use config::ConfigError;
 pub use context::HttpContext;
-pub use executor::live_counts;
 pub use gjson::{Gjson, Json};
-pub use http_client::{HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_TIMEOUT};
+pub use http_client::{
+    HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
+};
 pub use metrics::{Counter, Gauge, Histogram, MetricError};
 pub use proxy_wasm::types::Action;
 pub use redis::{RedisCall, RedisClient, RedisError, RedisOptions};
@@ -109,17 +111,14 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::body::{into_chunk, ChunkFuture, ChunkHandler};
-    pub use crate::config;
     pub use crate::config::{ParseConfig, ParseRuleConfig};
-    pub use crate::executor::boxed_task;
-    pub use crate::plugin;
+    pub use crate::executor::{boxed_task, live_counts};
     pub use crate::plugin::{
         assert_plugin, into_action, start, BodyHandler, Handlers, HeadersHandler, IntoAction,
         IsHttpContext, OnRequestBody, OnRequestBodyStreaming, OnRequestHeaders, OnResponseBody,
         OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone, Plugin,
     };
     pub use crate::rules::RuleSet;
-    pub use crate::tick;
     pub use crate::tick::{tick_context, OnTick, Tick, TickHandler, Ticks};
     pub use crate::{
         __handlers as handlers, __has_ticks as has_ticks, __may_have_rules as may_have_rules,
@@ -128,6 +127,22 @@ pub mod __private {
     pub use proxy_wasm;
     pub use serde;
     pub use serde_json;
+
+    /// Config parsing: what `#[plugin]` and `#[parse_config]` expand to.
+    pub mod config {
+        pub use crate::config::{
+            from_default, from_parse_fn, from_parse_rule_fn, from_serde, from_serde_or_default,
+            from_serde_value, parse_json, probe, ParseConfig, ParseRuleConfig,
+        };
+    }
+    /// The plugin's contexts and the phase traits the attributes implement.
+    pub mod plugin {
+        pub use crate::plugin::*;
+    }
+    /// `#[on_tick]`'s slots and probe.
+    pub mod tick {
+        pub use crate::tick::*;
+    }
 }
 
 #[cfg(test)]

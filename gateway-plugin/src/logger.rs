@@ -76,7 +76,7 @@ impl<const HIGRESS: bool> Log for HostLogger<HIGRESS> {
 }
 
 /// The plugin's name, as given to `#[plugin(name = "...")]`.
-pub fn plugin_name() -> &'static str {
+pub(crate) fn plugin_name() -> &'static str {
     PLUGIN_NAME.get().copied().unwrap_or("gateway-plugin")
 }
 

@@ -66,35 +66,59 @@ use std::task::{Context, Poll};
 ///
 /// `Clone` is cheap; a clone shares the init's settings (for its retries)
 /// and starts with the original's init state.
+///
+/// With a per-request cluster ([`RouteCluster`](crate::cluster::RouteCluster)),
+/// the cluster is read at each command, and the gateway's connection to a
+/// cluster is opened (with `init`'s credentials and options) before the
+/// first command to it: `init` at configure time only records them, since
+/// no route is known then.
 #[derive(Clone)]
 pub struct RedisClient {
-    cluster: String,
+    target: Target,
     /// The largest reply read (see [`max_reply_size`](Self::max_reply_size)).
     max_reply: usize,
-    initialised: Cell<bool>,
+    /// The clusters the gateway accepted `init` for.
+    initialised: RefCell<Vec<Rc<str>>>,
     /// What the last `init` asked for, to retry it before the next command
     /// when the gateway refused it, and once on a `NOAUTH` reply (as Go's
     /// SDK does).
     init_args: RefCell<Option<Rc<InitArgs>>>,
 }
 
+/// Where commands go.
+#[derive(Clone)]
+enum Target {
+    /// A name computed once, at construction.
+    Fixed(Rc<str>),
+    /// A cluster whose name depends on the request, read per command.
+    PerRequest(Rc<dyn Cluster>),
+}
+
+impl Target {
+    fn name(&self) -> Rc<str> {
+        match self {
+            Target::Fixed(name) => name.clone(),
+            Target::PerRequest(cluster) => Rc::from(cluster.cluster_name()),
+        }
+    }
+}
+
 struct InitArgs {
-    cluster: String,
+    options: Option<RedisOptions>,
     username: String,
     password: String,
     timeout_ms: u32,
 }
 
 impl InitArgs {
-    /// `proxy_redis_init`; the host's status on failure.
-    fn send(&self) -> Result<(), u32> {
-        host::redis_init(
-            &self.cluster,
-            &self.username,
-            &self.password,
-            self.timeout_ms,
-        )
-        .map_err(|err| err.status)
+    /// `proxy_redis_init` for `cluster`; the host's status on failure.
+    fn send(&self, cluster: &str) -> Result<(), u32> {
+        let upstream = match &self.options {
+            Some(options) => options.cluster_name(cluster),
+            None => cluster.to_string(),
+        };
+        host::redis_init(&upstream, &self.username, &self.password, self.timeout_ms)
+            .map_err(|err| err.status)
     }
 }
 
@@ -166,8 +190,8 @@ impl RedisOptions {
 impl fmt::Debug for RedisClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisClient")
-            .field("cluster", &self.cluster)
-            .field("initialised", &self.initialised.get())
+            .field("cluster", &self.cluster_name())
+            .field("initialised", &self.initialised.borrow())
             .finish()
     }
 }
@@ -176,13 +200,15 @@ impl fmt::Debug for RedisClient {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RedisError {
-    /// `init` was not called (or failed) for this client.
+    /// `init` was not called for this client. (When it was, and the
+    /// gateway refused it, a command is [`Dispatch`](Self::Dispatch) with
+    /// the refusal's status.)
     NotInitialised {
         /// The client's cluster.
         cluster: String,
     },
     /// The gateway refused `init` or the command (an unknown cluster, say);
-    /// `status` is the host's.
+    /// `status` is the host's (2, `BadArgument`, for an unknown cluster).
     Dispatch {
         /// The cluster called.
         cluster: String,
@@ -258,12 +284,17 @@ impl std::error::Error for RedisError {}
 
 impl RedisClient {
     /// A client for `cluster`, named as for [`HttpClient`](crate::HttpClient).
-    pub fn new(cluster: impl Cluster) -> Self {
+    pub fn new(cluster: impl Cluster + 'static) -> Self {
         ON_REPLY.with(|handler| handler.set(Some(executor::on_redis_call_response)));
+        let target = if cluster.per_request() {
+            Target::PerRequest(Rc::new(cluster))
+        } else {
+            Target::Fixed(Rc::from(cluster.cluster_name()))
+        };
         RedisClient {
-            cluster: cluster.cluster_name(),
+            target,
             max_reply: DEFAULT_MAX_REPLY,
-            initialised: Cell::new(false),
+            initialised: RefCell::new(Vec::new()),
             init_args: RefCell::new(None),
         }
     }
@@ -275,9 +306,14 @@ impl RedisClient {
         self
     }
 
-    /// The Envoy cluster the commands go to.
+    /// The Envoy cluster the commands go to; empty for a per-request
+    /// cluster ([`RouteCluster`](crate::cluster::RouteCluster)), whose name
+    /// is read at each command (errors name it).
     pub fn cluster_name(&self) -> &str {
-        &self.cluster
+        match &self.target {
+            Target::Fixed(name) => name,
+            Target::PerRequest(_) => "",
+        }
     }
 
     /// Opens the gateway's connection to Redis (empty `username` and
@@ -288,9 +324,13 @@ impl RedisClient {
     /// A refused init is an error here, and is also tried again before the
     /// next command (as Go's SDK does), so a plugin may choose to go on
     /// without Redis for now (`let _ = redis.init(..)`) and use it once the
-    /// gateway accepts it.
+    /// gateway accepts it. `init` may be called again, from `#[parse_config]`
+    /// or a handler; the last call's settings are the ones retried.
+    ///
+    /// With a per-request cluster, nothing is sent here: the settings are
+    /// recorded and sent before the first command to each cluster.
     pub fn init(&self, username: &str, password: &str, timeout_ms: u32) -> Result<(), RedisError> {
-        self.init_as(self.cluster.clone(), username, password, timeout_ms)
+        self.init_as(None, username, password, timeout_ms)
     }
 
     /// [`init`](Self::init) with options (database, command buffering), sent
@@ -302,45 +342,44 @@ impl RedisClient {
         timeout_ms: u32,
         options: RedisOptions,
     ) -> Result<(), RedisError> {
-        self.init_as(
-            options.cluster_name(&self.cluster),
-            username,
-            password,
-            timeout_ms,
-        )
+        self.init_as(Some(options), username, password, timeout_ms)
     }
 
     fn init_as(
         &self,
-        cluster: String,
+        options: Option<RedisOptions>,
         username: &str,
         password: &str,
         timeout_ms: u32,
     ) -> Result<(), RedisError> {
         *self.init_args.borrow_mut() = Some(Rc::new(InitArgs {
-            cluster,
+            options,
             username: username.to_string(),
             password: password.to_string(),
             timeout_ms,
         }));
-        self.retry_init()
+        self.initialised.borrow_mut().clear();
+        match &self.target {
+            Target::Fixed(name) => self.retry_init(name),
+            Target::PerRequest(_) => Ok(()),
+        }
     }
 
-    /// Sends the remembered init to the gateway.
-    fn retry_init(&self) -> Result<(), RedisError> {
+    /// Sends the remembered init for `cluster` to the gateway.
+    fn retry_init(&self, cluster: &Rc<str>) -> Result<(), RedisError> {
         let args = self.init_args.borrow();
         let Some(args) = args.as_ref() else {
             return Err(RedisError::NotInitialised {
-                cluster: self.cluster.clone(),
+                cluster: cluster.to_string(),
             });
         };
-        match args.send() {
+        match args.send(cluster) {
             Ok(()) => {
-                self.initialised.set(true);
+                self.initialised.borrow_mut().push(cluster.clone());
                 Ok(())
             }
             Err(status) => Err(RedisError::Dispatch {
-                cluster: self.cluster.clone(),
+                cluster: cluster.to_string(),
                 status,
             }),
         }
@@ -351,16 +390,20 @@ impl RedisClient {
         args: &[&str],
         convert: fn(RespValue) -> Result<T, RedisError>,
     ) -> RedisCall<T> {
-        let ready = self.initialised.get() || self.retry_init().is_ok();
-        let state = if ready {
-            CallState::Ready {
-                cluster: self.cluster.clone(),
+        let cluster = self.target.name();
+        let ready = self.initialised.borrow().contains(&cluster);
+        // Not `init`ed yet for this cluster: `NotInitialised` if `init` was
+        // never called, the gateway's refusal (`Dispatch`) if it was.
+        let state = match ready {
+            true => Ok(()),
+            false => self.retry_init(&cluster),
+        };
+        let state = match state {
+            Ok(()) => CallState::Ready {
+                cluster: cluster.to_string(),
                 query: resp::encode_command(args),
-            }
-        } else {
-            CallState::Failed(RedisError::NotInitialised {
-                cluster: self.cluster.clone(),
-            })
+            },
+            Err(err) => CallState::Failed(err),
         };
         let reinit = self.init_args.borrow().clone();
         RedisCall {
@@ -886,7 +929,7 @@ impl<T> Future for RedisCall<T> {
                     match (retry, self.reinit.clone()) {
                         (Some((cluster, query)), Some(reinit)) => {
                             log::warn!("Redis answered NOAUTH: initialising again, retrying once");
-                            if let Err(status) = reinit.send() {
+                            if let Err(status) = reinit.send(&cluster) {
                                 log::warn!("Redis init failed again (status {status})");
                             }
                             self.send(cluster, query, false, cx)
@@ -957,6 +1000,8 @@ thread_local! {
 }
 
 /// Higress calls this with the reply to a Redis command.
+// Exported to the host by its symbol name, not reachable as a Rust path.
+#[allow(unreachable_pub)]
 #[no_mangle]
 pub extern "C" fn proxy_on_redis_call_response(
     plugin_context_id: u32,
@@ -1039,9 +1084,9 @@ mod tests {
     #[test]
     fn error_replies_and_missing_replies_are_errors() {
         let client = RedisClient {
-            cluster: "c".into(),
+            target: Target::Fixed("c".into()),
             max_reply: DEFAULT_MAX_REPLY,
-            initialised: Cell::new(true),
+            initialised: RefCell::new(vec!["c".into()]),
             init_args: RefCell::new(None),
         };
         let call = client.incr("k");

@@ -82,7 +82,7 @@ impl fmt::Display for RespError {
 impl std::error::Error for RespError {}
 
 /// Encodes a command as a RESP array of bulk strings.
-pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+pub(crate) fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
     let size: usize = args.iter().map(|a| a.as_ref().len() + 16).sum();
     let mut out = Vec::with_capacity(size + 16);
     out.push(b'*');
@@ -100,7 +100,7 @@ pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
 }
 
 /// Decodes exactly one reply.
-pub fn decode(bytes: &[u8]) -> Result<RespValue, RespError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<RespValue, RespError> {
     let (value, end) = decode_at(bytes, 0, 0)?;
     if end != bytes.len() {
         return Err(RespError::TrailingBytes(end));

@@ -88,9 +88,9 @@ pub(crate) trait RequestFacts {
 }
 
 /// A parser for one part of the document: the global part, or a rule alone.
-pub type ParseFn<C> = fn(&Value) -> Result<C, ConfigError>;
+pub(crate) type ParseFn<C> = fn(&Value) -> Result<C, ConfigError>;
 /// A parser for a rule given the global config (Go's `ParseOverrideConfig`).
-pub type ParseRuleFn<C> = fn(&Value, &C) -> Result<C, ConfigError>;
+pub(crate) type ParseRuleFn<C> = fn(&Value, &C) -> Result<C, ConfigError>;
 
 /// [`parse_merging`] without merging (the tests' shorthand).
 #[cfg(test)]
@@ -107,7 +107,7 @@ fn parse<C>(
 /// With `merge` (`#[plugin(rule_config = "merge")]`) and no rule parser,
 /// each rule's top-level keys are laid over the global JSON object and the
 /// result is parsed, so a rule states only what it changes.
-pub fn parse_merging<C>(
+pub(crate) fn parse_merging<C>(
     raw: &[u8],
     parse: ParseFn<C>,
     parse_rule: Option<ParseRuleFn<C>>,
