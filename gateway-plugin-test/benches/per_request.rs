@@ -5,7 +5,8 @@
 //! instructions (wasmtime fuel, exact) and wall time per request (median),
 //! and the time to load (compile) and configure a plugin.
 //!
-//! Run: `cargo bench -p gateway-plugin-test` (or `bash scripts/bench`).
+//! Run: `cargo bench -p gateway-plugin-test` (or `bash scripts/bench`, which
+//! also writes the tables into `BENCHMARKS.md`).
 
 use gateway_plugin_e2e::{plugin_wasm, RedisServer};
 use gateway_plugin_test::{Host, Request, Response};
@@ -26,6 +27,8 @@ struct Figures {
     configure: Duration,
     fuel: u64,
     wall: Duration,
+    /// Status and body of the last answer, to check that twins agree.
+    answer: (u16, String),
 }
 
 fn measure(
@@ -55,11 +58,13 @@ fn measure(
     }
     let mut walls = Vec::with_capacity(ROUNDS);
     let mut fuels = Vec::with_capacity(ROUNDS);
+    let mut answer = (0, String::new());
     for _ in 0..ROUNDS {
         let started = Instant::now();
         let resp = vm.request(request()).expect("request");
         walls.push(started.elapsed());
         fuels.push(resp.fuel());
+        answer = (resp.status(), resp.text());
     }
     fuels.sort();
     let fuel = fuels[fuels.len() / 2];
@@ -70,6 +75,7 @@ fn measure(
         configure: median(configures),
         fuel,
         wall: median(walls),
+        answer,
     }
 }
 
@@ -78,6 +84,21 @@ fn main() {
     let redis_address = redis.address();
     let same = |h: Host| h;
     let get = || Request::get("/bench").header("user-agent", "bench");
+    let post = || {
+        Request::post("/bench")
+            .header("content-type", "application/json")
+            .body(r#"{"user":"bench","items":[1,2,3]}"#)
+    };
+    let json_upstream = |h: Host| {
+        h.upstream(|_| {
+            Response::new(200)
+                .header("content-type", "application/json")
+                .body(r#"{"ok":true,"items":[1,2,3]}"#)
+        })
+    };
+    let rewrite = json!({"field": "added", "value": 1, "marker": "items"});
+    let ratelimit =
+        json!({"serviceName": "redis.static", "servicePort": 6379, "qpm": 1_000_000_000});
     let rows = [
         measure(
             "handwritten (baseline)",
@@ -137,30 +158,93 @@ fn main() {
             get,
         ),
         measure(
+            "body-rewrite",
+            "body-rewrite",
+            json_upstream,
+            rewrite.clone(),
+            post,
+        ),
+        measure(
+            "handwritten body-rewrite",
+            "handwritten-body-rewrite",
+            json_upstream,
+            rewrite,
+            post,
+        ),
+        measure(
             "redis-ratelimit (INCR)",
             "redis-ratelimit",
             |h| h.redis_cluster("outbound|6379||redis.static", &redis_address),
-            json!({"serviceName": "redis.static", "servicePort": 6379, "qpm": 1_000_000_000}),
+            ratelimit.clone(),
+            get,
+        ),
+        measure(
+            "handwritten redis-ratelimit",
+            "handwritten-redis-ratelimit",
+            |h| h.redis_cluster("outbound|6379||redis.static", &redis_address),
+            ratelimit,
             get,
         ),
     ];
     let base = &rows[0];
-    println!("per request on the gateway-plugin-test host ({ROUNDS} requests each; fuel = Wasm instructions, median)\n");
-    println!(
-        "{:<24} {:>9} {:>10} {:>8} {:>10} {:>9} {:>11} {:>10}",
-        "plugin", ".wasm B", "compile ms", "conf ms", "fuel/req", "x base", "wall µs/req", "x base"
+    let mut out = format!(
+        "## On the test host: Wasm instructions per request\n\n\
+         `gateway-plugin-test` (wasmtime), {ROUNDS} requests each after a warm-up; fuel is \
+         wasmtime's count of Wasm instructions (exact), median; wall time is the median \
+         per request on this machine, host overhead included.\n\n\
+         | plugin | .wasm bytes | fuel/req | × my-plugin twin | wall µs/req | compile ms | configure ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n"
     );
     for row in &rows {
-        println!(
-            "{:<24} {:>9} {:>10.1} {:>8.3} {:>10} {:>9.2} {:>11.1} {:>10.2}",
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.3} |\n",
             row.name,
             row.bytes,
-            row.load.as_secs_f64() * 1e3,
-            row.configure.as_secs_f64() * 1e3,
             row.fuel,
             row.fuel as f64 / base.fuel as f64,
             row.wall.as_secs_f64() * 1e6,
-            row.wall.as_secs_f64() / base.wall.as_secs_f64(),
+            row.load.as_secs_f64() * 1e3,
+            row.configure.as_secs_f64() * 1e3,
+        ));
+    }
+    out.push_str(
+        "\n### Framework against its hand-written twin\n\n\
+         Each pair answered the same status and body (checked).\n\n\
+         | case | fuel framework | fuel twin | framework / twin | .wasm framework / twin |\n\
+         |---|---:|---:|---:|---:|\n",
+    );
+    let pairs = [
+        ("my-plugin", "handwritten (baseline)"),
+        ("my-plugin, mock", "handwritten, mock"),
+        ("http-call (1 callout)", "handwritten http-call"),
+        ("body-rewrite", "handwritten body-rewrite"),
+        ("redis-ratelimit (INCR)", "handwritten redis-ratelimit"),
+    ];
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r.name == name)
+            .expect("a measured row")
+    };
+    for (framework, twin) in pairs {
+        let (f, t) = (row(framework), row(twin));
+        assert_eq!(
+            f.answer, t.answer,
+            "{framework} and {twin} answer differently: the twin is no twin"
         );
+        out.push_str(&format!(
+            "| {framework} | {} | {} | {:.2} | {} / {} |\n",
+            f.fuel,
+            t.fuel,
+            f.fuel as f64 / t.fuel as f64,
+            f.bytes,
+            t.bytes,
+        ));
+    }
+    println!("{out}");
+    // `cargo bench ... -- --markdown PATH` also writes it (scripts/bench).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--markdown") {
+        let path = args.get(i + 1).expect("--markdown PATH");
+        std::fs::write(path, &out).unwrap_or_else(|e| panic!("write {path}: {e}"));
     }
 }

@@ -465,6 +465,9 @@ pub struct EnvoyConfig {
     /// default): a request not sent upstream by then is answered by Envoy
     /// (504 once the client has sent all of it).
     pub request_timeout_ms: Option<u64>,
+    /// Whether the listener has the Wasm filter (`false`: the router only,
+    /// for baselines and backends).
+    pub with_plugin: bool,
 }
 
 /// A listener served from the LDS file: its name, port and the plugin's
@@ -497,6 +500,22 @@ impl EnvoyConfig {
         EnvoyConfig {
             wasm: plugin_wasm(example),
             plugin_name: example.to_string(),
+            ..EnvoyConfig::new_unbuilt(backend_port)
+        }
+    }
+
+    /// An Envoy without a plugin (the router only), routing to `backend`.
+    pub fn plain(backend_port: u16) -> EnvoyConfig {
+        EnvoyConfig {
+            with_plugin: false,
+            ..EnvoyConfig::new_unbuilt(backend_port)
+        }
+    }
+
+    fn new_unbuilt(backend_port: u16) -> EnvoyConfig {
+        EnvoyConfig {
+            wasm: PathBuf::new(),
+            plugin_name: String::new(),
             configuration: None,
             backend_port,
             wasm_log_level: "info",
@@ -506,6 +525,7 @@ impl EnvoyConfig {
             access_log_format: None,
             allow_on_headers_stop_iteration: None,
             request_timeout_ms: None,
+            with_plugin: true,
         }
     }
 
@@ -603,6 +623,20 @@ impl EnvoyConfig {
                 })
             })
             .collect();
+        let router = serde_json::json!({
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+        });
+        let http_filters = match self.with_plugin {
+            true => serde_json::json!([{
+                "name": "envoy.filters.http.wasm",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                    "config": plugin,
+                },
+            }, router]),
+            false => serde_json::json!([router]),
+        };
         let mut listener = serde_json::json!({
             "name": name,
             "address": socket(port),
@@ -623,19 +657,7 @@ impl EnvoyConfig {
                             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}],
                         }])),
                     },
-                    "http_filters": [
-                        {
-                            "name": "envoy.filters.http.wasm",
-                            "typed_config": {
-                                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                                "config": plugin,
-                            },
-                        },
-                        {
-                            "name": "envoy.filters.http.router",
-                            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-                        },
-                    ],
+                    "http_filters": http_filters,
                 },
             }]}],
         });
@@ -855,6 +877,15 @@ impl Envoy {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The bytes Envoy's heap has allocated (admin `/memory`, `allocated`):
+    /// every VM's memory and Envoy's own.
+    pub fn heap_allocated(&self) -> Option<u64> {
+        let url = format!("http://127.0.0.1:{}/memory", self.admin_port);
+        let resp = request("GET", &url, &[], b"").ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
+        json["allocated"].as_str()?.parse().ok()
     }
 
     /// A counter or gauge from Envoy's admin `/stats`.
