@@ -1,6 +1,7 @@
 //! `cargo gateway-plugin build`: `cargo build --target wasm32-wasip1` in the
 //! plugin crate (adding the target with rustup when it is missing), then
-//! optionally `wasm-opt -Oz`; prints the `.wasm`'s path and size.
+//! optionally `wasm-opt -Oz` (into `<name>.opt.wasm` beside cargo's
+//! artifact); prints the `.wasm`'s path and size.
 
 use crate::project::{cargo, Plugin, WASM_TARGET};
 use anyhow::{bail, Context, Result};
@@ -63,7 +64,7 @@ pub fn build(plugin: &Plugin, release: bool, opt: bool) -> Result<PathBuf> {
         bail!("cargo built no {}", wasm.display());
     }
     if opt {
-        wasm_opt(&wasm)?;
+        return wasm_opt(&wasm);
     }
     Ok(wasm)
 }
@@ -116,13 +117,20 @@ pub fn have_wasm_opt() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// `wasm-opt -Oz` in place, with the Wasm features rustc emits for
-/// wasm32-wasip1 (older binaryen refuses them unless told).
-fn wasm_opt(wasm: &Path) -> Result<()> {
+/// `wasm-opt -Oz` of `wasm` into `<name>.opt.wasm` next to it, which it
+/// returns (`wasm` itself, with a note, when wasm-opt is not installed).
+/// Cargo's artifact stays as built: optimizing an optimized module again
+/// need not give the same bytes, and the image digest must not drift. The
+/// output is written under a temporary name and renamed, so a reader never
+/// sees half a file. The feature flags are those rustc emits for
+/// wasm32-wasip1, which older binaryen refuses unless told.
+fn wasm_opt(wasm: &Path) -> Result<PathBuf> {
     if !have_wasm_opt() {
         eprintln!("note: wasm-opt not found on PATH (apt-get install binaryen); skipping --opt");
-        return Ok(());
+        return Ok(wasm.to_path_buf());
     }
+    let out = wasm.with_extension("opt.wasm");
+    let temp = wasm.with_extension(format!("opt.wasm.tmp-{}", std::process::id()));
     let status = Command::new("wasm-opt")
         .arg("-Oz")
         .args([
@@ -133,11 +141,13 @@ fn wasm_opt(wasm: &Path) -> Result<()> {
         ])
         .arg(wasm)
         .arg("-o")
-        .arg(wasm)
+        .arg(&temp)
         .status()
         .context("cannot run wasm-opt")?;
     if !status.success() {
+        let _ = std::fs::remove_file(&temp);
         bail!("wasm-opt failed on {}", wasm.display());
     }
-    Ok(())
+    std::fs::rename(&temp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(out)
 }

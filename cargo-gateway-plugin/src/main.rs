@@ -39,7 +39,12 @@ struct Cli {
 
 /// The same command line, for running `cargo-gateway-plugin` directly.
 #[derive(Parser)]
-#[command(name = "cargo-gateway-plugin", bin_name = "cargo-gateway-plugin")]
+#[command(
+    name = "cargo-gateway-plugin",
+    bin_name = "cargo-gateway-plugin",
+    version,
+    about = "Create, build, test, package and push gateway-plugin plugins."
+)]
 struct Direct {
     #[command(flatten)]
     cli: Cli,

@@ -112,10 +112,13 @@ pub fn run(args: Args) -> Result<()> {
     let plugin = Plugin::locate(args.manifest_path.as_deref())?;
     // Read before uploading: a broken config.json should stop the push.
     let default_config = read_config(&plugin)?;
-    let (_, image) = package::build_image(&plugin)?;
     let scheme = if args.plain_http { "http" } else { "https" };
     let mut registry = Registry::new(scheme, &reference, credentials);
+    // Before the build: a registry that is down or refuses us fails fast.
+    registry.ping()?;
+    let (wasm, image) = package::build_image(&plugin)?;
     registry.push(&image, &reference.tag)?;
+    crate::build::print_artifact(&wasm)?;
     println!("pushed {reference}");
     println!("digest: {}", image.manifest.digest);
     println!();
@@ -179,10 +182,15 @@ impl Registry {
         }
     }
 
+    /// `GET /v2/`, the API's base: a registry that is down, is not one, or
+    /// refuses the credentials says so here.
+    fn ping(&mut self) -> Result<()> {
+        self.send("GET", &format!("{}/v2/", self.base), &[], None)?;
+        Ok(())
+    }
+
     /// Uploads the blobs the registry lacks, then the manifest under `tag`.
     fn push(&mut self, image: &Image, tag: &str) -> Result<()> {
-        // The API's base: tells a registry that is down, or not one, at once.
-        self.send("GET", &format!("{}/v2/", self.base), &[], None)?;
         for blob in image.blobs() {
             let url = format!("{}/v2/{}/blobs/{}", self.base, self.repository, blob.digest);
             if self.exists(&url)? {
@@ -356,11 +364,18 @@ impl Registry {
         } else {
             ""
         };
-        let cause = err
+        // ureq's own Display repeats the URL; its parts say it shorter.
+        let parts: Vec<String> = err
             .message()
             .map(str::to_string)
-            .or_else(|| std::error::Error::source(err).map(|s| s.to_string()))
-            .unwrap_or_else(|| err.kind().to_string());
+            .into_iter()
+            .chain(std::error::Error::source(err).map(|s| s.to_string()))
+            .collect();
+        let cause = if parts.is_empty() {
+            err.kind().to_string()
+        } else {
+            parts.join(": ")
+        };
         anyhow!("cannot reach registry at {}: {cause}{hint}", self.base)
     }
 }
