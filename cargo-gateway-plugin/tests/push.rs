@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{assert_ok, assert_one_line_error, free_port, new_plugin, run, shared_target, stderr, stdout, Scratch};
+use common::{
+    assert_ok, assert_one_line_error, free_port, new_plugin, run, shared_target, stderr, stdout,
+    Scratch,
+};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -113,17 +116,24 @@ impl Registry {
     /// Polls `/v2/` until it answers (200, or 401 when it wants credentials).
     fn wait_until_up(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build();
         loop {
             match agent.get(&format!("{}/v2/", self.base())).call() {
                 Ok(_) | Err(ureq::Error::Status(401, _)) => return,
                 Err(_) => {}
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(self._dir.path().join("registry.log"))
+                    .unwrap_or_default();
                 panic!("docker-registry exited ({status}):\n{log}");
             }
-            assert!(Instant::now() < deadline, "docker-registry did not come up on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not come up on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -191,9 +201,18 @@ fn push_then_pull_back_through_the_registry_api() {
     let wasm = std::fs::read(printed_wasm(&out)).unwrap();
     let printed = stdout(&out);
     assert!(printed.contains("kind: WasmPlugin"), "{printed}");
-    assert!(printed.contains("apiVersion: extensions.higress.io/v1alpha1"), "{printed}");
-    assert!(printed.contains(&format!("  url: oci://{reference}\n")), "{printed}");
-    assert!(printed.contains("  defaultConfig:\n    headerName: \"x-hello\"\n"), "{printed}");
+    assert!(
+        printed.contains("apiVersion: extensions.higress.io/v1alpha1"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("  url: oci://{reference}\n")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("  defaultConfig:\n    headerName: \"x-hello\"\n"),
+        "{printed}"
+    );
 
     // The manifest: its media type, its digest, what push printed.
     let repo = format!("{}/v2/team/push-plugin", registry.base());
@@ -222,18 +241,28 @@ fn push_then_pull_back_through_the_registry_api() {
     let layer = blob(&layers[0]);
     assert_eq!(config["architecture"], "wasm");
     let mut tar = Vec::new();
-    flate2::read::GzDecoder::new(&layer[..]).read_to_end(&mut tar).unwrap();
+    flate2::read::GzDecoder::new(&layer[..])
+        .read_to_end(&mut tar)
+        .unwrap();
     assert_eq!(config["rootfs"]["diff_ids"][0], sha256(&tar));
     let entries = untar(&layer);
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].0, "plugin.wasm");
-    assert!(entries[0].1 == wasm, "plugin.wasm differs from the built .wasm");
+    assert!(
+        entries[0].1 == wasm,
+        "plugin.wasm differs from the built .wasm"
+    );
 
     // Again: the same digest (reproducible), the blobs are not sent twice.
     let again = run(plugin, &["push", &reference, "--plain-http"], None);
     assert_ok(&again, "second push");
     assert_eq!(printed_digest(&again), digest);
-    assert_eq!(stderr(&again).matches("already in the registry").count(), 2, "{}", stderr(&again));
+    assert_eq!(
+        stderr(&again).matches("already in the registry").count(),
+        2,
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -257,7 +286,10 @@ fn push_with_credentials() {
     let out = with(Some("wrong\n"));
     let line = assert_one_line_error(&out, "push with a wrong password");
     assert!(line.contains("credentials refused"), "{line}");
-    assert!(line.contains(&format!("127.0.0.1:{}", registry.port)), "{line}");
+    assert!(
+        line.contains(&format!("127.0.0.1:{}", registry.port)),
+        "{line}"
+    );
 
     let out = with(None);
     let line = assert_one_line_error(&out, "push without credentials");
@@ -268,9 +300,16 @@ fn push_with_credentials() {
 fn push_to_a_registry_that_is_down() {
     let plugin = plugin_crate();
     let port = free_port(); // nobody listens there
-    let out = run(plugin, &["push", &format!("127.0.0.1:{port}/p:1"), "--plain-http"], None);
+    let out = run(
+        plugin,
+        &["push", &format!("127.0.0.1:{port}/p:1"), "--plain-http"],
+        None,
+    );
     let line = assert_one_line_error(&out, "push to nothing");
-    assert!(line.contains(&format!("cannot reach registry at http://127.0.0.1:{port}")), "{line}");
+    assert!(
+        line.contains(&format!("cannot reach registry at http://127.0.0.1:{port}")),
+        "{line}"
+    );
 }
 
 #[test]
@@ -280,7 +319,11 @@ fn package_writes_a_reproducible_oci_layout() {
     let out_dir = scratch.path().join("oci");
     let out_arg = out_dir.to_str().unwrap();
 
-    let out = run(plugin, &["package", "--out", out_arg, "--tag", "1.2.3"], None);
+    let out = run(
+        plugin,
+        &["package", "--out", out_arg, "--tag", "1.2.3"],
+        None,
+    );
     assert_ok(&out, "package");
     let digest = printed_digest(&out);
     let layout: serde_json::Value =
@@ -291,7 +334,10 @@ fn package_writes_a_reproducible_oci_layout() {
     let entry = &index["manifests"][0];
     assert_eq!(entry["digest"], digest.as_str());
     assert_eq!(entry["mediaType"], MANIFEST_TYPE);
-    assert_eq!(entry["annotations"]["org.opencontainers.image.ref.name"], "1.2.3");
+    assert_eq!(
+        entry["annotations"]["org.opencontainers.image.ref.name"],
+        "1.2.3"
+    );
     let blobs = out_dir.join("blobs/sha256");
     let mut names: Vec<String> = std::fs::read_dir(&blobs)
         .unwrap()
@@ -305,9 +351,16 @@ fn package_writes_a_reproducible_oci_layout() {
     }
 
     // Again, over the old layout: same digest; no temporary folder left.
-    let again = run(plugin, &["package", "--out", out_arg, "--tag", "1.2.3"], None);
+    let again = run(
+        plugin,
+        &["package", "--out", out_arg, "--tag", "1.2.3"],
+        None,
+    );
     assert_ok(&again, "second package");
     assert_eq!(printed_digest(&again), digest);
-    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(left, ["oci"]);
 }

@@ -47,7 +47,9 @@ pub fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
                 .expect("piped stdin")
                 .write_all(input.as_bytes())
                 .expect("write stdin");
-            child.wait_with_output().expect("wait for cargo-gateway-plugin")
+            child
+                .wait_with_output()
+                .expect("wait for cargo-gateway-plugin")
         }
         None => cmd
             .stdin(Stdio::null())
@@ -86,7 +88,11 @@ pub fn assert_one_line_error(out: &Output, what: &str) -> String {
         stdout(out)
     );
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{what}: expected one line on stderr:\n{err}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "{what}: expected one line on stderr:\n{err}"
+    );
     assert!(lines[0].starts_with("error: "), "{what}: {err}");
     lines[0].to_string()
 }
