@@ -35,6 +35,7 @@ mod error;
 mod host;
 mod http;
 mod imports;
+mod machine;
 mod redis;
 mod schedule;
 mod state;

@@ -14,8 +14,8 @@
 
 use crate::abi::action::CONTINUE;
 use crate::error::Error;
-use crate::host::Machine;
 use crate::http::{self, ClientResponse, ReceivedChunk, Request, Response, UpstreamRequest};
+use crate::machine::Machine;
 use crate::redis;
 use crate::state::{CalloutAnswer, CalloutKind, StreamData, Target};
 use std::collections::VecDeque;

@@ -1,6 +1,6 @@
 //! What the host keeps for a running plugin (wasmtime's store data): the
 //! streams' header maps and bodies, callouts waiting for delivery, logs,
-//! shared data, queues and metrics. Host functions (`imports.rs`) read and
+//! shared data, queues and metrics. Host functions (`imports/`) read and
 //! change it; the scheduler (`schedule.rs`) drives the streams from it.
 
 use crate::http::{Response, UpstreamRequest};
