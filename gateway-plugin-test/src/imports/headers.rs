@@ -5,7 +5,7 @@
 
 use super::{give, read, read_string, status, write_u32, C};
 use crate::abi::{decode_pairs, encode_pairs, map, HostResult, Status};
-use crate::http::find;
+use crate::http::{find, HeaderMap};
 use crate::state::State;
 use wasmtime::Linker;
 
@@ -29,7 +29,7 @@ pub(super) fn register(l: &mut Linker<State>) -> wasmtime::Result<()> {
 }
 
 /// The header map `kind` for reading.
-fn header_map(state: &mut State, kind: i32) -> HostResult<&mut Vec<(String, String)>> {
+fn header_map(state: &mut State, kind: i32) -> HostResult<&mut HeaderMap> {
     if kind == map::HTTP_CALL_RESPONSE_HEADERS {
         return state
             .callout_answer
@@ -52,7 +52,7 @@ fn header_map(state: &mut State, kind: i32) -> HostResult<&mut Vec<(String, Stri
 
 /// The header map `kind` for changing: headers already passed on cannot be
 /// changed any more (a gateway has sent them), which is `BadArgument`.
-fn header_map_mut(state: &mut State, kind: i32) -> HostResult<&mut Vec<(String, String)>> {
+fn header_map_mut(state: &mut State, kind: i32) -> HostResult<&mut HeaderMap> {
     if let Some(stream) = state.stream() {
         let sent = match kind {
             map::REQUEST_HEADERS => stream.request_headers_sent,
@@ -117,7 +117,7 @@ fn get_header_map_value(
     };
     let value = match header_map(c.data_mut(), kind) {
         Ok(pairs) => match find(pairs, &key) {
-            Some(value) => value.as_bytes().to_vec(),
+            Some(value) => value.to_vec(),
             None => return Status::NotFound as i32,
         },
         Err(status) => return status as i32,
@@ -133,10 +133,7 @@ fn replace_header_map_value(
     vptr: i32,
     vlen: i32,
 ) -> i32 {
-    let (key, value) = match (
-        read_string(&mut c, kptr, klen),
-        read_string(&mut c, vptr, vlen),
-    ) {
+    let (key, value) = match (read_string(&mut c, kptr, klen), read(&mut c, vptr, vlen)) {
         (Ok(k), Ok(v)) => (k.to_ascii_lowercase(), v),
         (Err(s), _) | (_, Err(s)) => return s as i32,
     };
@@ -184,10 +181,7 @@ fn add_header_map_value(
     vptr: i32,
     vlen: i32,
 ) -> i32 {
-    let (key, value) = match (
-        read_string(&mut c, kptr, klen),
-        read_string(&mut c, vptr, vlen),
-    ) {
+    let (key, value) = match (read_string(&mut c, kptr, klen), read(&mut c, vptr, vlen)) {
         (Ok(k), Ok(v)) => (k.to_ascii_lowercase(), v),
         (Err(s), _) | (_, Err(s)) => return s as i32,
     };

@@ -27,7 +27,7 @@ fn property(state: &mut State, path: &str) -> Option<Vec<u8>> {
         stream
             .as_ref()
             .and_then(|s| find(&s.request_headers, name))
-            .map(|v| v.as_bytes().to_vec())
+            .map(<[u8]>::to_vec)
     };
     match path {
         "request.path" => header(":path"),

@@ -4,7 +4,7 @@
 
 use super::{read, C};
 use crate::abi::{self, decode_pairs, Status};
-use crate::http::{find, Response};
+use crate::http::Response;
 use crate::state::State;
 use wasmtime::Linker;
 
@@ -76,9 +76,9 @@ fn send_local_response(
     stream.response_code_details = Some(details);
     let mut response = Response::new(code as u16).body(body);
     for (name, value) in headers {
-        response = response.header(&name, &value);
+        response = response.header_bytes(&name, &value);
     }
-    if !response.body.is_empty() && find(&response.headers, "content-type").is_none() {
+    if !response.body.is_empty() && response.headers.get("content-type").is_none() {
         response = response.header("content-type", "text/plain");
     }
     stream.local_response = Some(response);
