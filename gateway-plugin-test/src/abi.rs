@@ -55,7 +55,7 @@ pub(crate) const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error",
 
 /// Serializes header pairs the proxy-wasm way: a count, then each name and
 /// value length, then each name and value followed by a NUL.
-pub(crate) fn encode_pairs(pairs: &[(String, String)]) -> Vec<u8> {
+pub(crate) fn encode_pairs(pairs: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut size = 4 + pairs.len() * 8;
     for (name, value) in pairs {
         size += name.len() + value.len() + 2;
@@ -69,14 +69,15 @@ pub(crate) fn encode_pairs(pairs: &[(String, String)]) -> Vec<u8> {
     for (name, value) in pairs {
         out.extend_from_slice(name.as_bytes());
         out.push(0);
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.push(0);
     }
     out
 }
 
-/// The inverse of [`encode_pairs`]; `None` if the bytes do not fit.
-pub(crate) fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+/// The inverse of [`encode_pairs`]; `None` if the bytes do not fit. Values
+/// stay bytes; names (tokens) become text.
+pub(crate) fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     let word = |at: usize| -> Option<usize> {
         let b = bytes.get(at..at + 4)?;
         Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
@@ -96,10 +97,7 @@ pub(crate) fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
         at += name_len + 1;
         let value = bytes.get(at..at.checked_add(value_len)?)?;
         at += value_len + 1;
-        pairs.push((
-            String::from_utf8_lossy(name).into_owned(),
-            String::from_utf8_lossy(value).into_owned(),
-        ));
+        pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
     }
     Some(pairs)
 }
@@ -120,8 +118,9 @@ mod tests {
     #[test]
     fn pairs_round_trip() {
         let pairs = vec![
-            (":path".to_string(), "/a".to_string()),
-            ("x".to_string(), String::new()),
+            (":path".to_string(), b"/a".to_vec()),
+            ("x".to_string(), Vec::new()),
+            ("y".to_string(), b"\xff\xfe\x80".to_vec()),
         ];
         assert_eq!(decode_pairs(&encode_pairs(&pairs)), Some(pairs));
         assert_eq!(decode_pairs(&[]), Some(vec![]));

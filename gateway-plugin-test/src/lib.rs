@@ -29,12 +29,19 @@
 //!   stream, [`Vm::requests`] many, interleaved from a seed.
 //! - [`Request`] / [`Response`] build what goes in; [`ClientResponse`] and
 //!   [`UpstreamRequest`] show what came out.
+//!
+//! Header values are bytes inside the host, as in a gateway: a value that is
+//! not UTF-8 goes in with [`Request::header_bytes`] or
+//! [`Response::header_bytes`] and comes out, byte for byte, with
+//! [`UpstreamRequest::header_bytes`] and [`ClientResponse::header_bytes`]
+//! (the `&str` getters answer `None` for it).
 
 mod abi;
 mod error;
 mod host;
 mod http;
 mod imports;
+mod machine;
 mod redis;
 mod schedule;
 mod state;

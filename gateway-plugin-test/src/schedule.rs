@@ -14,8 +14,8 @@
 
 use crate::abi::action::CONTINUE;
 use crate::error::Error;
-use crate::host::Machine;
 use crate::http::{self, ClientResponse, ReceivedChunk, Request, Response, UpstreamRequest};
+use crate::machine::Machine;
 use crate::redis;
 use crate::state::{CalloutAnswer, CalloutKind, StreamData, Target};
 use std::collections::VecDeque;
@@ -72,7 +72,7 @@ struct Run {
     /// The upstream resets the stream once its chunks are sent.
     response_reset: bool,
     /// The upstream's (or a local reply's) trailers, still to come.
-    response_trailers: Vec<(String, String)>,
+    response_trailers: http::HeaderMap,
     upstream: Option<UpstreamRequest>,
     /// The response is a local one from a request phase.
     local: bool,
@@ -613,7 +613,7 @@ fn begin_response(machine: &mut Machine, run: &mut Run, response: Response) {
         Some(chunks) => chunks.into_iter().filter(|c| !c.is_empty()).collect(),
         None => chunks(&response.body, None),
     };
-    run.response_trailers = response.trailers;
+    run.response_trailers = response.trailers.into_bytes();
     if let Some(after) = response.reset_after {
         run.response_chunks.truncate(after);
         run.response_trailers.clear();
@@ -689,7 +689,7 @@ fn end(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
             &data.response_headers,
             std::mem::take(&mut run.response_sent),
         );
-        response.trailers = data.response_trailers;
+        response.trailers = data.response_trailers.into_iter().collect();
         response
     });
     run.phase = Phase::Finished;

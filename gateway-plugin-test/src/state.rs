@@ -1,9 +1,9 @@
 //! What the host keeps for a running plugin (wasmtime's store data): the
 //! streams' header maps and bodies, callouts waiting for delivery, logs,
-//! shared data, queues and metrics. Host functions (`imports.rs`) read and
+//! shared data, queues and metrics. Host functions (`imports/`) read and
 //! change it; the scheduler (`schedule.rs`) drives the streams from it.
 
-use crate::http::{Response, UpstreamRequest};
+use crate::http::{HeaderMap, Response, UpstreamRequest};
 use std::collections::{HashMap, VecDeque};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -43,10 +43,11 @@ pub(crate) struct Setup {
 /// One HTTP stream's data, as host calls see it.
 #[derive(Default)]
 pub(crate) struct StreamData {
-    pub request_headers: Vec<(String, String)>,
-    pub response_headers: Vec<(String, String)>,
-    pub request_trailers: Vec<(String, String)>,
-    pub response_trailers: Vec<(String, String)>,
+    /// Header maps: values as bytes, copied byte for byte.
+    pub request_headers: HeaderMap,
+    pub response_headers: HeaderMap,
+    pub request_trailers: HeaderMap,
+    pub response_trailers: HeaderMap,
     /// The body data the plugin sees now (buffered, not yet passed on).
     pub request_body: Vec<u8>,
     pub response_body: Vec<u8>,
@@ -97,7 +98,7 @@ pub(crate) struct Pending {
 
 /// The answer to an HTTP callout, readable during its callback.
 pub(crate) struct CalloutAnswer {
-    pub headers: Vec<(String, String)>,
+    pub headers: HeaderMap,
     pub body: Vec<u8>,
 }
 
