@@ -225,7 +225,7 @@ pub fn run(args: Args) -> Result<()> {
                 match config.load() {
                     Ok(text) => config_text = text,
                     Err(err) => {
-                        eprintln!("error: {err:#}; still running the previous build");
+                        eprintln!("error: {err:#}; still running the previous configuration");
                         continue;
                     }
                 }
