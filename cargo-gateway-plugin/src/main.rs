@@ -5,6 +5,8 @@
 //! - `test`: build, then the crate's tests with `GATEWAY_PLUGIN_WASM` set.
 //! - `package`: an OCI image layout of the plugin (see [`package`]).
 //! - `push`: that image to a registry over the OCI distribution API.
+//! - `run`: build, then the plugin in a real Envoy in front of an echo
+//!   backend, its log lines on the terminal (see [`run`]).
 //!
 //! Cargo runs a subcommand `cargo gateway-plugin ARGS` as
 //! `cargo-gateway-plugin gateway-plugin ARGS`; run directly, the extra word
@@ -12,10 +14,12 @@
 //! with its causes joined by `: `, and exit code 1.
 
 mod build;
+mod echo;
 mod new;
 mod package;
 mod project;
 mod push;
+mod run;
 mod test_cmd;
 
 use clap::{Parser, Subcommand};
@@ -25,7 +29,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "cargo", bin_name = "cargo")]
 enum Cargo {
-    /// Create, build, test, package and push gateway-plugin plugins.
+    /// Create, build, test, run, package and push gateway-plugin plugins.
     GatewayPlugin(Cli),
 }
 
@@ -43,7 +47,7 @@ struct Cli {
     name = "cargo-gateway-plugin",
     bin_name = "cargo-gateway-plugin",
     version,
-    about = "Create, build, test, package and push gateway-plugin plugins."
+    about = "Create, build, test, run, package and push gateway-plugin plugins."
 )]
 struct Direct {
     #[command(flatten)]
@@ -62,6 +66,8 @@ enum Command {
     Package(package::Args),
     /// Push the plugin as an OCI image to a registry.
     Push(push::Args),
+    /// Build the plugin and run it in a local Envoy, showing its logs.
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +87,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test_cmd::run(args),
         Command::Package(args) => package::run(args),
         Command::Push(args) => push::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! {{name}}: adds a configured header to every request on its way upstream
 //! and, when `mockEnable` is set, answers requests itself with `mockBody`.
+//! Logs one line per request (`[{{name}}] GET /path`) at info level.
 //!
 //! Configuration: `{"headerName": "x-hello", "headerValue": "world",
 //! "mockEnable": false, "mockBody": "hello world"}` (every field optional).
@@ -24,6 +25,8 @@ pub struct Config {
 
 #[on_request_headers]
 fn on_request_headers(ctx: &mut HttpContext, config: &Config) -> Action {
+    // One line per request: reaches the gateway's log as `[{{name}}] GET /path`.
+    info!("{} {}", ctx.method(), ctx.path());
     if !config.header_name.is_empty() {
         ctx.add_request_header(&config.header_name, &config.header_value);
     }
