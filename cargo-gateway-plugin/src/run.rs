@@ -474,7 +474,9 @@ fn envoy_binary() -> Result<PathBuf> {
 /// was built from, if it is there and the same version (no second download
 /// on a machine that ran the setup).
 fn checkout_envoy() -> Option<PathBuf> {
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.join(".tools/envoy");
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .join(".tools/envoy");
     let version = std::fs::read_to_string(tools.join(".version")).ok()?;
     let binary = tools.join("envoy/_bin/envoy");
     (version.trim() == ENVOY_VERSION && binary.is_file()).then_some(binary)

@@ -391,6 +391,18 @@ impl Vm {
         machine.store.data().redis_inits.clone()
     }
 
+    /// The size of the plugin's Wasm linear memory, in bytes. It only grows
+    /// (Wasm memory never shrinks), so equal sizes before and after a run of
+    /// requests show that the run kept nothing.
+    pub fn memory_bytes(&self) -> usize {
+        let mut machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        let machine = &mut *machine;
+        match machine.exports.memory {
+            Some(memory) => memory.data_size(&machine.store),
+            None => 0,
+        }
+    }
+
     /// A metric's value by name (counters, gauges, histograms' last record).
     pub fn metric(&self, name: &str) -> Option<i64> {
         let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());

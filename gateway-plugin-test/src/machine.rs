@@ -37,6 +37,8 @@ pub(crate) struct Exports {
     pub on_redis_call_response: Callback<(i32, i32, i32, i32)>,
     pub on_tick: Option<TypedFunc<i32, ()>>,
     pub on_queue_ready: Option<TypedFunc<(i32, i32), ()>>,
+    /// The plugin's linear memory (`None` for a module without one).
+    pub memory: Option<wasmtime::Memory>,
 }
 
 /// One live instance of the plugin: wasmtime's store and the callbacks.
@@ -234,6 +236,7 @@ impl Exports {
             on_redis_call_response: get!("proxy_on_redis_call_response"),
             on_tick: get!("proxy_on_tick"),
             on_queue_ready: get!("proxy_on_queue_ready"),
+            memory: instance.get_memory(&mut *store, "memory"),
         })
     }
 }
