@@ -236,6 +236,22 @@ impl Host {
             serde_json::Value::Null => Vec::new(),
             json => json.to_string().into_bytes(),
         };
+        self.configure_bytes(config)
+    }
+
+    /// [`configure`](Host::configure) with the configuration as the gateway
+    /// would pass it, byte for byte: anything, not only JSON (a BOM, bytes
+    /// that are not UTF-8, a truncated document).
+    ///
+    /// ```no_run
+    /// # use gateway_plugin_test::Host;
+    /// # fn main() -> Result<(), gateway_plugin_test::Error> {
+    /// let refused = Host::load("my_plugin.wasm")?.configure_bytes(b"\xFF{".to_vec());
+    /// assert!(refused.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn configure_bytes(self, config: impl Into<Vec<u8>>) -> Result<Vm, Error> {
+        let config = config.into();
         let setup = Arc::new(self.setup.clone());
         let machine = Machine::start(&self.compiled, &setup, config.clone(), Vec::new())?;
         Ok(Vm {

@@ -333,3 +333,148 @@ fn requests_envoy_would_refuse_are_refused_naming_the_header() {
         }
     }
 }
+
+/// Configurations as raw bytes, as a gateway may pass them: each is refused
+/// at configure time with the plugin's own line, never a trap.
+#[test]
+fn hostile_configurations_are_refused_with_a_reason() {
+    let host = Host::load(plugin_wasm("my-plugin")).unwrap();
+    let deep = "[".repeat(100_000);
+    let huge = format!("{{\"mockEnable\": \"{}\"}}", "x".repeat(10 << 20));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("not UTF-8", b"\xFF\xFE{\"mockEnable\": true}".to_vec()),
+        // JSON text has no BOM (RFC 8259 lets a parser refuse one).
+        ("a BOM", b"\xEF\xBB\xBF{\"mockEnable\": true}".to_vec()),
+        ("100,000-deep nesting", deep.into_bytes()),
+        ("a 10 MB string for a bool", huge.into_bytes()),
+        ("truncated", b"{\"mockEnable\": tr".to_vec()),
+        ("a sequence for a struct", b"[true]".to_vec()),
+        ("trailing garbage", b"{} {}".to_vec()),
+    ];
+    for (what, bytes) in cases {
+        match host.clone().configure_bytes(bytes) {
+            Err(Error::Refused { logs }) => assert!(
+                logs.iter()
+                    .any(|l| l.starts_with("error [my-plugin] invalid configuration")),
+                "{what}: {logs:?}"
+            ),
+            Err(other) => panic!("{what}: {other}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    // What a gateway sends for no configuration, and whitespace, are the
+    // plugin's defaults.
+    for blank in [&b""[..], b"  \n", b"null"] {
+        let vm = host.clone().configure_bytes(blank.to_vec());
+        let vm = vm.unwrap_or_else(|e| panic!("{blank:?}: {e}"));
+        assert_eq!(vm.request(Request::get("/")).unwrap().status(), 200);
+    }
+}
+
+/// A Redis that answers every command with whatever reply the test sets.
+struct FakeRedis {
+    port: u16,
+    reply: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl FakeRedis {
+    fn start() -> FakeRedis {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let reply = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let shared = reply.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let reply = shared.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    // One reply per read: the host sends one command and
+                    // waits for its answer.
+                    while let Ok(n @ 1..) = conn.read(&mut buf) {
+                        let _ = n;
+                        let bytes = reply.lock().unwrap().clone();
+                        if conn.write_all(&bytes).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FakeRedis { port, reply }
+    }
+
+    fn answer(&self, bytes: &[u8]) {
+        *self.reply.lock().unwrap() = bytes.to_vec();
+    }
+}
+
+/// Every RESP type, truncated, huge, deep and wrong-typed replies to
+/// redis-ratelimit's `INCR`: only a count it can trust lets the request
+/// through; anything else is its documented 430, never a trap, and the
+/// plugin's memory does not grow.
+#[test]
+fn redis_ratelimit_survives_every_hostile_reply() {
+    let redis = FakeRedis::start();
+    let vm = Host::load(plugin_wasm("redis-ratelimit"))
+        .unwrap()
+        .redis_cluster(
+            "outbound|6379||redis.static",
+            &format!("127.0.0.1:{}", redis.port),
+        )
+        .configure(json!({"serviceName": "redis.static", "servicePort": 6379, "qpm": 1000}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deep = "*1\r\n".repeat(100_000) + ":1\r\n";
+    let huge = format!("${}\r\n{}\r\n", 17 << 20, "x".repeat(17 << 20));
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("a count", b":5\r\n".to_vec(), 200),
+        ("the first hit", b":1\r\n".to_vec(), 200),
+        ("over the limit", b":1001\r\n".to_vec(), 429),
+        ("i64::MAX", b":9223372036854775807\r\n".to_vec(), 429),
+        ("a negative count", b":-5\r\n".to_vec(), 430),
+        ("i64::MIN", b":-9223372036854775808\r\n".to_vec(), 430),
+        ("a simple string", b"+OK\r\n".to_vec(), 430),
+        ("an error", b"-ERR boom\r\n".to_vec(), 430),
+        ("a bulk string", b"$5\r\nhello\r\n".to_vec(), 430),
+        ("nil", b"$-1\r\n".to_vec(), 430),
+        ("an array", b"*2\r\n:1\r\n:2\r\n".to_vec(), 430),
+        (
+            "an integer out of range",
+            b":99999999999999999999999\r\n".to_vec(),
+            430,
+        ),
+        (
+            "a huge claimed length",
+            b"$9223372036854775807\r\n".to_vec(),
+            430,
+        ),
+        ("100,000-deep arrays", deep.into_bytes(), 430),
+        (
+            "a 17 MiB bulk (over max_reply_size)",
+            huge.into_bytes(),
+            430,
+        ),
+        ("garbage", b"\xFF\xFE\x00garbage\r\n".to_vec(), 430),
+        ("truncated", b":12".to_vec(), 430),
+    ];
+    let run = |round: usize| {
+        for (what, reply, status) in &cases {
+            redis.answer(reply);
+            let resp = vm
+                .request(Request::get("/"))
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                resp.status(),
+                *status,
+                "round {round}, {what}: {}",
+                resp.text()
+            );
+        }
+    };
+    run(0);
+    let after_warm_up = vm.memory_bytes();
+    run(1);
+    run(2);
+    assert_eq!(vm.memory_bytes(), after_warm_up, "the plugin's memory grew");
+}
