@@ -20,10 +20,12 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// One target directory for every generated crate: wasmtime and the
-/// framework compile once for all of them, not once per crate.
+/// The workspace's own target directory, for every generated crate: with
+/// the workspace's Cargo.lock and profiles they reuse what `cargo test`
+/// already compiled (wasmtime above all). Cargo releases its lock on it
+/// while the tests run.
 pub fn shared_target() -> PathBuf {
-    repo_root().join("target").join("cli-tests")
+    repo_root().join("target")
 }
 
 /// Runs `cargo-gateway-plugin ARGS` in `dir` with the shared target
