@@ -29,7 +29,14 @@ struct Figures {
     wall: Duration,
     /// Status and body of the last answer, to check that twins agree.
     answer: (u16, String),
+    /// The plugin's Wasm memory after the measured requests, and after
+    /// `LONG_RUN` more.
+    memory: (usize, usize),
 }
+
+/// Requests of the memory run: enough that a leak of a few bytes per
+/// request would grow the memory by pages.
+const LONG_RUN: usize = 100_000;
 
 fn measure(
     name: &'static str,
@@ -68,6 +75,11 @@ fn measure(
     }
     fuels.sort();
     let fuel = fuels[fuels.len() / 2];
+    let memory_before = vm.memory_bytes();
+    for _ in 0..LONG_RUN {
+        vm.request(request()).expect("request");
+    }
+    let memory = (memory_before, vm.memory_bytes());
     Figures {
         name,
         bytes,
@@ -76,6 +88,7 @@ fn measure(
         fuel,
         wall: median(walls),
         answer,
+        memory,
     }
 }
 
@@ -192,12 +205,14 @@ fn main() {
          `gateway-plugin-test` (wasmtime), {ROUNDS} requests each after a warm-up; fuel is \
          wasmtime's count of Wasm instructions (exact), median; wall time is the median \
          per request on this machine, host overhead included.\n\n\
-         | plugin | .wasm bytes | fuel/req | × my-plugin twin | wall µs/req | compile ms | configure ms |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n"
+         The last two columns: the plugin's Wasm memory after those requests, \
+         and after {LONG_RUN} more (equal: nothing kept per request).\n\n\
+         | plugin | .wasm bytes | fuel/req | × my-plugin twin | wall µs/req | compile ms | configure ms | memory | after {LONG_RUN} more |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     );
     for row in &rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.3} |\n",
+            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.3} | {} KiB | {} KiB |\n",
             row.name,
             row.bytes,
             row.fuel,
@@ -205,6 +220,8 @@ fn main() {
             row.wall.as_secs_f64() * 1e6,
             row.load.as_secs_f64() * 1e3,
             row.configure.as_secs_f64() * 1e3,
+            row.memory.0 / 1024,
+            row.memory.1 / 1024,
         ));
     }
     out.push_str(
