@@ -7,6 +7,7 @@ use crate::http::{self, ClientResponse, Request, Response, RootId, UpstreamReque
 use crate::imports;
 use crate::machine::{Compiled, Machine};
 use crate::schedule::{self, Order};
+use crate::state::ExportCost;
 use crate::state::{Answer, Setup, State, Target};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -405,6 +406,38 @@ impl Vm {
     pub fn redis_inits(&self) -> Vec<String> {
         let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
         machine.store.data().redis_inits.clone()
+    }
+
+    /// Where the plugin's instructions went, per export the host called,
+    /// since the VM started or the last [`reset_profile`](Self::reset_profile);
+    /// most instructions first. A profile of N requests divided by N is the
+    /// per-request cost of each callback, e.g. to compare an `async` handler
+    /// with a hand-written plugin (`scripts/bench` prints it).
+    ///
+    /// ```no_run
+    /// # use gateway_plugin_test::{Host, Request};
+    /// # let vm = Host::load("plugin.wasm")?.configure(serde_json::json!({}))?;
+    /// vm.reset_profile();
+    /// for _ in 0..100 {
+    ///     vm.request(Request::get("/"))?;
+    /// }
+    /// for cost in vm.profile() {
+    ///     println!("{}: {} instructions, {} host calls per request",
+    ///         cost.export, cost.instructions / 100, cost.host_calls / 100);
+    /// }
+    /// # Ok::<(), gateway_plugin_test::Error>(())
+    /// ```
+    pub fn profile(&self) -> Vec<ExportCost> {
+        let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        let mut profile = machine.store.data().profile.clone();
+        profile.sort_by(|a, b| b.instructions.cmp(&a.instructions));
+        profile
+    }
+
+    /// Starts the [`profile`](Self::profile) afresh.
+    pub fn reset_profile(&self) {
+        let mut machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
+        machine.store.data_mut().profile.clear();
     }
 
     /// The size of the plugin's Wasm linear memory, in bytes. It only grows

@@ -5,7 +5,7 @@
 //! (`host.rs`) owns it.
 
 use crate::error::Error;
-use crate::state::{Setup, State};
+use crate::state::{ExportCost, Setup, State};
 use std::sync::Arc;
 use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc, WasmParams, WasmResults};
 
@@ -63,6 +63,13 @@ impl Machine {
         state.logs = logs;
         let mut store = Store::new(&compiled.engine, state);
         store.set_fuel(u64::MAX).expect("fuel is enabled");
+        // Counts the plugin's host calls, for the profile.
+        store.call_hook(|mut store, hook| {
+            if let wasmtime::CallHook::CallingHost = hook {
+                store.data_mut().host_calls += 1;
+            }
+            Ok(())
+        });
         let instance = compiled
             .linker
             .instantiate(&mut store, &compiled.module)
@@ -174,12 +181,27 @@ impl Machine {
         state.effective = context;
         state.attributed = attributed;
         let logs_before = state.logs.len();
+        let host_calls_before = state.host_calls;
         let fuel_before = self.store.get_fuel().unwrap_or(0);
         let result = func.call(&mut self.store, params);
         let spent = fuel_before.saturating_sub(self.store.get_fuel().unwrap_or(0));
         let state = self.store.data_mut();
         if let Some(stream) = attributed {
             *state.fuel.entry(stream).or_default() += spent;
+        }
+        let host_calls = state.host_calls - host_calls_before;
+        match state.profile.iter_mut().find(|cost| cost.export == name) {
+            Some(cost) => {
+                cost.calls += 1;
+                cost.instructions += spent;
+                cost.host_calls += host_calls;
+            }
+            None => state.profile.push(ExportCost {
+                export: name.to_string(),
+                calls: 1,
+                instructions: spent,
+                host_calls,
+            }),
         }
         match result {
             Ok(value) => Ok(Some(value)),

@@ -147,8 +147,28 @@ pub(crate) struct State {
     pub queues_ready: Vec<u32>,
     pub metrics: Vec<Metric>,
     pub fuel: HashMap<u32, u64>,
+    /// Cost per plugin export, for [`Vm::profile`](crate::Vm::profile).
+    pub profile: Vec<ExportCost>,
+    /// Host calls the plugin made so far (counted by a call hook).
+    pub host_calls: u64,
     /// Text the plugin wrote to stdout/stderr, not yet a full line.
     pub stdio: Vec<u8>,
+}
+
+/// What the plugin spent in one of its exports (`proxy_on_request_headers`,
+/// `proxy_on_http_call_response`, …) since the VM started or the last
+/// [`Vm::reset_profile`](crate::Vm::reset_profile): see
+/// [`Vm::profile`](crate::Vm::profile).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportCost {
+    /// The export's name.
+    pub export: String,
+    /// How many times the host called it.
+    pub calls: u64,
+    /// Wasm instructions (wasmtime fuel) spent inside it, host calls excluded.
+    pub instructions: u64,
+    /// Host calls the plugin made from inside it.
+    pub host_calls: u64,
 }
 
 impl State {
@@ -177,6 +197,8 @@ impl State {
             queues_ready: Vec::new(),
             metrics: Vec::new(),
             fuel: HashMap::new(),
+            profile: Vec::new(),
+            host_calls: 0,
             stdio: Vec::new(),
         }
     }
