@@ -20,9 +20,9 @@
 //! `:authority` is the URL's host if the path is a full URL, else the
 //! cluster's host name; the fragment is dropped; the timeout defaults to 500 ms.
 
+use crate::callout::{self, DispatchError, Failure};
 use crate::cluster::Cluster;
-use crate::executor;
-use crate::host::{self, BufferType, MapType};
+use crate::host;
 use std::cell::OnceCell;
 use std::fmt;
 use std::future::Future;
@@ -82,43 +82,53 @@ impl HttpClient {
 
     /// `GET path` (a path with query, or a full URL).
     pub fn get(&self, path: &str) -> HttpCall {
-        self.call("GET", path, &[], b"")
+        self.request(Method::Static("GET"), path, &[], b"")
     }
 
     /// `HEAD path`.
     pub fn head(&self, path: &str) -> HttpCall {
-        self.call("HEAD", path, &[], b"")
+        self.request(Method::Static("HEAD"), path, &[], b"")
     }
 
     /// `OPTIONS path`.
     pub fn options(&self, path: &str) -> HttpCall {
-        self.call("OPTIONS", path, &[], b"")
+        self.request(Method::Static("OPTIONS"), path, &[], b"")
     }
 
     /// `POST path` with headers and a body.
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
-        self.call("POST", path, headers, body)
+        self.request(Method::Static("POST"), path, headers, body)
     }
 
     /// `PUT path` with headers and a body.
     pub fn put(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
-        self.call("PUT", path, headers, body)
+        self.request(Method::Static("PUT"), path, headers, body)
     }
 
     /// `PATCH path` with headers and a body.
     pub fn patch(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
-        self.call("PATCH", path, headers, body)
+        self.request(Method::Static("PATCH"), path, headers, body)
     }
 
     /// `DELETE path` with headers and a body.
     pub fn delete(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpCall {
-        self.call("DELETE", path, headers, body)
+        self.request(Method::Static("DELETE"), path, headers, body)
     }
 
     /// Any method. Nothing is sent until the returned future is awaited.
     pub fn call(
         &self,
         method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpCall {
+        self.request(Method::Other(method.to_string()), path, headers, body)
+    }
+
+    fn request(
+        &self,
+        method: Method,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
@@ -140,21 +150,21 @@ impl HttpClient {
             Some(host) => Rc::from(host),
             None => default_host,
         };
+        let mut request = Request {
+            cluster,
+            method,
+            path,
+            authority,
+            headers: Headers::default(),
+            body: body.to_vec(),
+            timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+        };
+        for (name, value) in headers {
+            request.headers.push(name, value.as_bytes());
+        }
         HttpCall {
-            state: CallState::Ready(Request {
-                cluster,
-                method: method.to_string(),
-                path,
-                authority,
-                headers: headers
-                    .iter()
-                    .filter(|(name, _)| !is_fixed_pseudo_header(name))
-                    .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
-                    .collect(),
-                body: body.to_vec(),
-                timeout: DEFAULT_TIMEOUT,
-                max_body: DEFAULT_MAX_BODY,
-            }),
+            state: CallState::Ready(request),
         }
     }
 }
@@ -190,13 +200,73 @@ fn split_url(url: &str) -> (Option<&str>, String) {
     (host.filter(|h| !h.is_empty()), path)
 }
 
+/// A request method: the client's own are static strings.
+enum Method {
+    Static(&'static str),
+    Other(String),
+}
+
+impl Method {
+    fn as_str(&self) -> &str {
+        match self {
+            Method::Static(method) => method,
+            Method::Other(method) => method,
+        }
+    }
+}
+
+/// A callout's headers besides the pseudo-headers, kept in one buffer (one
+/// allocation however many there are): each is its name's and value's
+/// lengths (`u32`, little-endian), then the name, then the value.
+#[derive(Default)]
+struct Headers {
+    data: Vec<u8>,
+    count: usize,
+    /// The first header whose value is not UTF-8 (the SDK sends text).
+    not_utf8: Option<String>,
+}
+
+impl Headers {
+    /// Adds a header, unless it is a pseudo-header the client sets itself.
+    fn push(&mut self, name: &str, value: &[u8]) {
+        if is_fixed_pseudo_header(name) {
+            return;
+        }
+        if self.not_utf8.is_none() && std::str::from_utf8(value).is_err() {
+            self.not_utf8 = Some(name.to_string());
+        }
+        self.data.reserve(8 + name.len() + value.len());
+        self.data
+            .extend_from_slice(&(name.len() as u32).to_le_bytes());
+        self.data
+            .extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.data.extend_from_slice(name.as_bytes());
+        self.data.extend_from_slice(value);
+        self.count += 1;
+    }
+
+    /// Each header, in the order added.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let mut rest = self.data.as_slice();
+        std::iter::from_fn(move || {
+            let (lengths, tail) = rest.split_at_checked(8)?;
+            let name_len = u32::from_le_bytes(lengths[..4].try_into().ok()?) as usize;
+            let value_len = u32::from_le_bytes(lengths[4..].try_into().ok()?) as usize;
+            let (name, tail) = tail.split_at_checked(name_len)?;
+            let (value, tail) = tail.split_at_checked(value_len)?;
+            rest = tail;
+            Some((name, value))
+        })
+    }
+}
+
 struct Request {
     cluster: Rc<str>,
-    method: String,
+    method: Method,
     path: String,
     authority: Rc<str>,
     /// The headers besides the pseudo-headers above (values byte for byte).
-    headers: Vec<(String, Vec<u8>)>,
+    headers: Headers,
     body: Vec<u8>,
     timeout: Duration,
     max_body: usize,
@@ -204,19 +274,40 @@ struct Request {
 
 impl Request {
     /// Every header as the host gets them, pseudo-headers first.
-    fn pairs(&self) -> Vec<(&str, &[u8])> {
-        let mut pairs = Vec::with_capacity(self.headers.len() + 3);
-        pairs.push((":method", self.method.as_bytes()));
-        pairs.push((":path", self.path.as_bytes()));
-        pairs.push((":authority", self.authority.as_bytes()));
-        pairs.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+    #[cfg(test)]
+    fn pairs(&self) -> Vec<(&[u8], &[u8])> {
+        let mut pairs = vec![
+            (&b":method"[..], self.method.as_str().as_bytes()),
+            (b":path", self.path.as_bytes()),
+            (b":authority", self.authority.as_bytes()),
+        ];
+        pairs.extend(self.headers.iter());
         pairs
+    }
+
+    /// The headers as the SDK sends them (text); `Err` names one whose
+    /// value is not UTF-8.
+    fn text_pairs(&self) -> Result<Vec<(&str, &str)>, HttpCallError> {
+        if let Some(name) = &self.headers.not_utf8 {
+            return Err(HttpCallError::HeaderNotUtf8 { name: name.clone() });
+        }
+        let mut pairs = Vec::with_capacity(self.headers.count + 3);
+        pairs.push((":method", self.method.as_str()));
+        pairs.push((":path", self.path.as_str()));
+        pairs.push((":authority", &*self.authority));
+        for (name, value) in self.headers.iter() {
+            // Both were checked when the header was added.
+            if let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(value)) {
+                pairs.push((name, value));
+            }
+        }
+        Ok(pairs)
     }
 }
 
 enum CallState {
     Ready(Request),
-    Waiting(executor::CalloutId),
+    Waiting(callout::Token),
     Done,
 }
 
@@ -266,9 +357,7 @@ impl HttpCall {
     /// ```
     pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Self {
         if let CallState::Ready(request) = &mut self.state {
-            if !is_fixed_pseudo_header(name) {
-                request.headers.push((name.to_string(), value.to_vec()));
-            }
+            request.headers.push(name, value);
         }
         self
     }
@@ -291,19 +380,12 @@ impl Future for HttpCall {
             CallState::Ready(request) => {
                 // The SDK sends header values as text: a value that is not
                 // UTF-8 is refused here rather than changed on the way.
-                let mut headers = Vec::with_capacity(request.headers.len() + 3);
-                for (name, value) in request.pairs() {
-                    match std::str::from_utf8(value) {
-                        Ok(value) => headers.push((name, value)),
-                        Err(_) => {
-                            return Poll::Ready(Err(HttpCallError::HeaderNotUtf8 {
-                                name: name.to_string(),
-                            }))
-                        }
-                    }
-                }
+                let headers = match request.text_pairs() {
+                    Ok(headers) => headers,
+                    Err(err) => return Poll::Ready(Err(err)),
+                };
                 let body = (!request.body.is_empty()).then_some(request.body.as_slice());
-                match executor::dispatch_http_call(
+                match callout::dispatch_http(
                     &request.cluster,
                     headers,
                     body,
@@ -315,16 +397,19 @@ impl Future for HttpCall {
                         self.state = CallState::Waiting(token);
                         Poll::Pending
                     }
-                    Err(err) => Poll::Ready(Err(err)),
+                    Err(DispatchError::NotInHandler) => {
+                        Poll::Ready(Err(HttpCallError::NotInHandler))
+                    }
+                    Err(DispatchError::Refused(status)) => {
+                        Poll::Ready(Err(HttpCallError::Dispatch {
+                            cluster: request.cluster.to_string(),
+                            status,
+                        }))
+                    }
                 }
             }
-            CallState::Waiting(token) => match executor::take_outcome(token, cx.waker()) {
-                Some(executor::Outcome::Http(outcome)) => Poll::Ready(outcome),
-                Some(executor::Outcome::Redis(_) | executor::Outcome::RedisTooLarge(_)) => {
-                    Poll::Ready(Err(HttpCallError::BadResponse(
-                        "a Redis answer to an HTTP call".to_string(),
-                    )))
-                }
+            CallState::Waiting(token) => match callout::take_http(token, cx.waker()) {
+                Some(answer) => Poll::Ready(HttpResponse::from_answer(answer)),
                 None => {
                     self.state = CallState::Waiting(token);
                     Poll::Pending
@@ -339,7 +424,7 @@ impl Future for HttpCall {
 impl Drop for HttpCall {
     fn drop(&mut self) {
         if let CallState::Waiting(token) = self.state {
-            executor::forget(token);
+            callout::forget_http(token);
         }
     }
 }
@@ -447,19 +532,15 @@ impl HttpResponse {
         &self.trailers
     }
 
-    pub(crate) fn read_from_host(
-        num_headers: usize,
-        body_size: usize,
-        num_trailers: usize,
-        max_body: usize,
-    ) -> Result<HttpResponse, HttpCallError> {
-        if num_headers == 0 {
-            return Err(HttpCallError::NoResponse);
-        }
-        let raw_headers = host::get_map_bytes(MapType::HttpCallResponseHeaders)
-            .map_err(|e| HttpCallError::BadResponse(e.to_string()))?;
+    /// The response, or the error, from a callout's raw answer.
+    fn from_answer(answer: callout::HttpResult) -> Result<HttpResponse, HttpCallError> {
+        let answer = answer.map_err(|failure| match failure {
+            Failure::NoResponse | Failure::Status(_) => HttpCallError::NoResponse,
+            Failure::TooLarge { size, limit } => HttpCallError::BodyTooLarge { size, limit },
+            Failure::Read(err) => HttpCallError::BadResponse(err.to_string()),
+        })?;
         let mut status = None;
-        host::visit_pairs(&raw_headers, |key, value| {
+        host::visit_pairs(&answer.headers, |key, value| {
             if key == b":status" {
                 status = std::str::from_utf8(value)
                     .ok()
@@ -471,29 +552,15 @@ impl HttpResponse {
         .ok_or_else(|| HttpCallError::BadResponse("unreadable headers".to_string()))?;
         let status =
             status.ok_or_else(|| HttpCallError::BadResponse("no valid :status".to_string()))?;
-        if body_size > max_body {
-            return Err(HttpCallError::BodyTooLarge {
-                size: body_size,
-                limit: max_body,
-            });
-        }
-        let body = if body_size == 0 {
-            Vec::new()
-        } else {
-            host::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-                .map_err(|e| HttpCallError::BadResponse(e.to_string()))?
-                .unwrap_or_default()
-        };
-        let trailers = if num_trailers == 0 {
-            Vec::new()
-        } else {
-            host::get_map(MapType::HttpCallResponseTrailers).unwrap_or_default()
+        let trailers = match answer.trailers.is_empty() {
+            true => Vec::new(),
+            false => host::decode_pairs(&answer.trailers).unwrap_or_default(),
         };
         Ok(HttpResponse {
             status,
-            raw_headers,
+            raw_headers: answer.headers,
             headers: OnceCell::new(),
-            body,
+            body: answer.body,
             trailers,
         })
     }
@@ -624,11 +691,11 @@ mod tests {
         assert_eq!(
             req.pairs(),
             vec![
-                (":method", &b"POST"[..]),
-                (":path", b"/issue"),
-                (":authority", b"token"),
-                ("x-a", b"1"),
-                ("x-b", b"2"),
+                (&b":method"[..], &b"POST"[..]),
+                (b":path", b"/issue"),
+                (b":authority", b"token"),
+                (b"x-a", b"1"),
+                (b"x-b", b"2"),
             ]
         );
         assert_eq!(req.body, b"body");

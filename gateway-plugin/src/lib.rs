@@ -46,6 +46,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod body;
+mod callout;
 pub mod cluster;
 mod config;
 mod context;
@@ -111,8 +112,9 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::body::{into_chunk, ChunkFuture, ChunkHandler};
+    pub use crate::callout::live_counts;
     pub use crate::config::{ParseConfig, ParseRuleConfig};
-    pub use crate::executor::{boxed_task, live_counts};
+    pub use crate::executor::boxed_task;
     pub use crate::plugin::{
         assert_plugin, into_action, start, BodyHandler, Handlers, HeadersHandler, IntoAction,
         IsHttpContext, OnRequestBody, OnRequestBodyStreaming, OnRequestHeaders, OnResponseBody,

@@ -12,9 +12,10 @@
 //! and gives it back through a shared slot when it completes.
 
 use crate::body::{self, AfterHeaders, ChunkHandler, Direction, Held, Mode};
+use crate::callout;
 use crate::config::ConfigError;
 use crate::context::HttpContext;
-use crate::executor::{self, ContextSlot, TaskFuture};
+use crate::executor::{self, Spawned, TaskFuture, TaskId};
 use crate::host::{self, BufferType, MapType};
 use crate::logger;
 use crate::rules::{RequestFacts, RuleSet, CONSUMER_HEADER};
@@ -530,7 +531,7 @@ impl<P: Plugin> Drop for Root<P> {
         if !uses_executor::<P>() {
             return;
         }
-        executor::remove_root(self.context_id);
+        callout::remove_root(self.context_id);
         log::debug!(
             "root context {} removed; {} left in this VM",
             self.context_id,
@@ -551,8 +552,8 @@ impl<P: Plugin> Context for Root<P> {
             return;
         }
         let root = self.context_id;
-        executor::in_root_callback(root, || {
-            executor::on_http_call_response(root, token_id, num_headers, body_size, num_trailers)
+        callout::in_root_callback(root, || {
+            callout::on_http_call_response(root, token_id, num_headers, body_size, num_trailers)
         });
     }
 }
@@ -609,7 +610,7 @@ impl<P: Plugin> RootContext for Root<P> {
     }
 
     fn on_queue_ready(&mut self, _queue_id: u32) {
-        // The executor calls this with `SDK_ROOT_MARKER_QUEUE` only to point
+        // `callout.rs` calls this with `SDK_ROOT_MARKER_QUEUE` only to point
         // the SDK at this root; the framework has no queues of its own.
     }
 
@@ -654,12 +655,11 @@ impl<P: Plugin> RootContext for Root<P> {
                     done.set(done.get() & !bit);
                     out
                 });
-                // Callouts are made on behalf of this root (its callback).
-                executor::in_root_callback(root, || {
-                    let id = executor::tick_task_id(root, slot);
-                    let _ = executor::spawn(id, root, task, Rc::default(), None);
+                // Callouts are made on behalf of this root (its callback);
+                // the task is nobody's: it frees itself when done.
+                callout::in_root_callback(root, || {
+                    let _ = executor::spawn(root, root, task, None, false);
                 });
-                let _ = host::set_effective_context(root);
             }
         });
     }
@@ -701,8 +701,9 @@ pub struct Stream<P: Plugin> {
     config: Option<Rc<P>>,
     // None while a task holds the context.
     ctx: Option<HttpContext>,
-    // Where tasks give the context back; made on the first async handler.
-    slot: Option<ContextSlot>,
+    // The task that holds the context while it waits or until the stream
+    // takes the context back.
+    task: Option<TaskId>,
     // How the stream's bodies are handled; made when a body handler first
     // needs it, so plugins without one carry nothing.
     bodies: Option<Box<Bodies>>,
@@ -746,7 +747,7 @@ impl<P: Plugin> Stream<P> {
             rules,
             config,
             ctx: Some(HttpContext::new(context_id)),
-            slot: None,
+            task: None,
             bodies: None,
             passing_response: false,
         }
@@ -756,19 +757,18 @@ impl<P: Plugin> Stream<P> {
         self.bodies.get_or_insert_with(Box::default)
     }
 
-    /// The context, if no task holds it (taking it back from the slot if a
-    /// task has finished).
+    /// The context, if no task holds it (taking it back from the task if
+    /// it has finished).
     fn context(&mut self) -> Option<&mut HttpContext> {
         if self.ctx.is_none() {
-            self.ctx = self.slot.as_ref().and_then(|slot| slot.borrow_mut().take());
+            if let Some(task) = self.task {
+                self.ctx = executor::take_context(task);
+                if self.ctx.is_some() {
+                    self.task = None;
+                }
+            }
         }
         self.ctx.as_mut()
-    }
-
-    fn slot(&mut self) -> ContextSlot {
-        self.slot
-            .get_or_insert_with(|| Rc::new(RefCell::new(None)))
-            .clone()
     }
 
     /// Hands the context to an async handler's task and polls it once.
@@ -777,16 +777,24 @@ impl<P: Plugin> Stream<P> {
         make: impl FnOnce(HttpContext) -> TaskFuture,
         resume: Option<host::StreamType>,
     ) -> Action {
+        if self.context().is_none() {
+            return Action::Pause;
+        }
         let Some(ctx) = self.ctx.take() else {
             return Action::Pause;
         };
-        let slot = self.slot();
-        match executor::spawn(self.context_id, self.root_id, make(ctx), slot, resume) {
-            Some(action) => {
-                self.context();
+        // A stream-done task (nothing to resume) outlives the stream: the
+        // stream does not hold it.
+        let held = resume.is_some();
+        match executor::spawn(self.context_id, self.root_id, make(ctx), resume, held) {
+            Spawned::Done(ctx, action) => {
+                self.ctx = Some(ctx);
                 action
             }
-            None => Action::Pause,
+            Spawned::Waiting(task) => {
+                self.task = task;
+                Action::Pause
+            }
         }
     }
 
@@ -1230,9 +1238,11 @@ impl<P: Plugin> Drop for Stream<P> {
             return;
         }
         // The client is gone: a task still waiting will never be resumed.
-        executor::cancel(self.context_id);
+        if let Some(task) = self.task.take() {
+            executor::cancel(task);
+        }
         if log::log_enabled!(log::Level::Debug) {
-            let (tasks, callouts) = executor::live_counts();
+            let (tasks, callouts) = callout::live_counts();
             log::debug!(
                 "stream {} ended; live tasks: {tasks}, live callouts: {callouts}",
                 self.context_id
@@ -1289,7 +1299,7 @@ impl<P: Plugin> Context for Stream<P> {
         if !uses_executor::<P>() {
             return;
         }
-        executor::on_http_call_response(
+        callout::on_http_call_response(
             self.context_id,
             token_id,
             num_headers,
@@ -1380,8 +1390,10 @@ impl<P: Plugin> SdkHttpContext for Stream<P> {
         // A handler still waiting here means the client went away; its task
         // (and the context it held, with its typed state) is dropped, and the
         // stream-done handler gets a fresh context.
-        executor::cancel(self.context_id);
         if self.context().is_none() {
+            if let Some(task) = self.task.take() {
+                executor::cancel(task);
+            }
             self.ctx = Some(HttpContext::new(self.context_id));
         }
         match handler {

@@ -21,8 +21,8 @@
 //! Commands are `async`: each is a callout like an HTTP one, answered in the
 //! executor, so a handler can await Redis, then HTTP, then Redis again.
 
+use crate::callout::{self, DispatchError, Failure};
 use crate::cluster::Cluster;
-use crate::executor::{self, DispatchError, Outcome};
 use crate::host;
 use crate::resp::{self, RespError, RespValue};
 use std::cell::{Cell, RefCell};
@@ -285,7 +285,7 @@ impl std::error::Error for RedisError {}
 impl RedisClient {
     /// A client for `cluster`, named as for [`HttpClient`](crate::HttpClient).
     pub fn new(cluster: impl Cluster + 'static) -> Self {
-        ON_REPLY.with(|handler| handler.set(Some(executor::on_redis_call_response)));
+        ON_REPLY.with(|handler| handler.set(Some(callout::on_redis_call_response)));
         let target = if cluster.per_request() {
             Target::PerRequest(Rc::new(cluster))
         } else {
@@ -888,7 +888,7 @@ enum CallState {
     },
     /// Sent; `retry` keeps the command for one re-send after a `NOAUTH`.
     Waiting {
-        id: executor::CalloutId,
+        id: callout::Token,
         retry: Option<(String, Vec<u8>)>,
     },
     Failed(RedisError),
@@ -906,8 +906,16 @@ pub struct RedisCall<T> {
 }
 
 impl<T> RedisCall<T> {
-    fn finish(&self, reply: Result<Vec<u8>, u32>) -> Result<T, RedisError> {
-        let bytes = reply.map_err(|status| RedisError::Connection { status })?;
+    fn finish(&self, reply: callout::RedisResult) -> Result<T, RedisError> {
+        let bytes = reply.map_err(|failure| match failure {
+            Failure::Status(status) => RedisError::Connection { status },
+            Failure::Read(err) => RedisError::Connection { status: err.status },
+            Failure::TooLarge { size, limit } => RedisError::ReplyTooLarge { size, limit },
+            // Only HTTP answers lack headers.
+            Failure::NoResponse => RedisError::Connection {
+                status: callout::STATUS_ROOT_DELETED,
+            },
+        })?;
         match resp::decode(&bytes).map_err(RedisError::BadReply)? {
             RespValue::Error(text) => Err(RedisError::Reply(text)),
             value => (self.convert)(value),
@@ -924,8 +932,8 @@ impl<T> Future for RedisCall<T> {
                 let keep = self.reinit.is_some();
                 self.send(cluster, query, keep, cx)
             }
-            CallState::Waiting { id, retry } => match executor::take_outcome(id, cx.waker()) {
-                Some(Outcome::Redis(Ok(reply))) if reply.starts_with(b"-NOAUTH") => {
+            CallState::Waiting { id, retry } => match callout::take_redis(id, cx.waker()) {
+                Some(Ok(reply)) if reply.starts_with(b"-NOAUTH") => {
                     match (retry, self.reinit.clone()) {
                         (Some((cluster, query)), Some(reinit)) => {
                             log::warn!("Redis answered NOAUTH: initialising again, retrying once");
@@ -937,14 +945,7 @@ impl<T> Future for RedisCall<T> {
                         _ => Poll::Ready(self.finish(Ok(reply))),
                     }
                 }
-                Some(Outcome::Redis(reply)) => Poll::Ready(self.finish(reply)),
-                Some(Outcome::RedisTooLarge(size)) => Poll::Ready(Err(RedisError::ReplyTooLarge {
-                    size,
-                    limit: self.max_reply,
-                })),
-                Some(Outcome::Http(_)) => {
-                    Poll::Ready(Err(RedisError::BadReply(RespError::Malformed(0))))
-                }
+                Some(reply) => Poll::Ready(self.finish(reply)),
                 None => {
                     self.state = CallState::Waiting { id, retry };
                     Poll::Pending
@@ -965,7 +966,7 @@ impl<T> RedisCall<T> {
         keep: bool,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, RedisError>> {
-        match executor::dispatch_redis_call(&cluster, &query, self.max_reply, cx.waker()) {
+        match callout::dispatch_redis(&cluster, &query, self.max_reply, cx.waker()) {
             Ok(id) => {
                 let retry = keep.then_some((cluster, query));
                 self.state = CallState::Waiting { id, retry };
@@ -982,7 +983,7 @@ impl<T> RedisCall<T> {
 impl<T> Drop for RedisCall<T> {
     fn drop(&mut self) {
         if let CallState::Waiting { id, .. } = &self.state {
-            executor::forget(*id);
+            callout::forget_redis(*id);
         }
     }
 }
@@ -1095,7 +1096,7 @@ mod tests {
             Err(RedisError::Reply("ERR nope".into()))
         );
         assert_eq!(
-            call.finish(Err(1)),
+            call.finish(Err(Failure::Status(1))),
             Err(RedisError::Connection { status: 1 })
         );
         assert_eq!(call.finish(Ok(b":7\r\n".to_vec())), Ok(7));
