@@ -9,7 +9,7 @@
 //! also writes the tables into `BENCHMARKS.md`).
 
 use gateway_plugin_e2e::{plugin_wasm, RedisServer};
-use gateway_plugin_test::{Host, Request, Response};
+use gateway_plugin_test::{ExportCost, Host, Request, Response};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,8 @@ struct Figures {
     /// The plugin's Wasm memory after the measured requests, and after
     /// `LONG_RUN` more.
     memory: (usize, usize),
+    /// Where the measured requests' instructions went, per export.
+    profile: Vec<ExportCost>,
 }
 
 /// Requests of the memory run: enough that a leak of a few bytes per
@@ -63,6 +65,7 @@ fn measure(
     for _ in 0..10 {
         vm.request(request()).expect("request");
     }
+    vm.reset_profile();
     let mut walls = Vec::with_capacity(ROUNDS);
     let mut fuels = Vec::with_capacity(ROUNDS);
     let mut answer = (0, String::new());
@@ -73,6 +76,7 @@ fn measure(
         fuels.push(resp.fuel());
         answer = (resp.status(), resp.text());
     }
+    let profile = vm.profile();
     fuels.sort();
     let fuel = fuels[fuels.len() / 2];
     let memory_before = vm.memory_bytes();
@@ -89,6 +93,7 @@ fn measure(
         wall: median(walls),
         answer,
         memory,
+        profile,
     }
 }
 
@@ -256,6 +261,47 @@ fn main() {
             f.bytes,
             t.bytes,
         ));
+    }
+    out.push_str(
+        "\n### Where the instructions go\n\n\
+         Per plugin export, instructions and host calls per request (mean over the measured \
+         requests; `Vm::profile`), framework against twin. Exports that cost the same in \
+         both (`proxy_on_done`, `proxy_on_log`, ...) are left out.\n",
+    );
+    for (framework, twin) in [
+        ("http-call (1 callout)", "handwritten http-call"),
+        ("redis-ratelimit (INCR)", "handwritten redis-ratelimit"),
+        ("body-rewrite", "handwritten body-rewrite"),
+    ] {
+        let (f, t) = (row(framework), row(twin));
+        out.push_str(&format!(
+            "\n**{framework}** against **{twin}**\n\n\
+             | export | framework instructions | twin instructions | framework host calls | twin host calls |\n\
+             |---|---:|---:|---:|---:|\n"
+        ));
+        let per = |costs: &[ExportCost], name: &str| {
+            costs
+                .iter()
+                .find(|c| c.export == name)
+                .map(|c| {
+                    (
+                        c.instructions / ROUNDS as u64,
+                        c.host_calls as f64 / ROUNDS as f64,
+                    )
+                })
+                .unwrap_or((0, 0.0))
+        };
+        for cost in &f.profile {
+            let (fi, fh) = per(&f.profile, &cost.export);
+            let (ti, th) = per(&t.profile, &cost.export);
+            if fi.abs_diff(ti) < 50 {
+                continue;
+            }
+            out.push_str(&format!(
+                "| `{}` | {fi} | {ti} | {fh:.1} | {th:.1} |\n",
+                cost.export
+            ));
+        }
     }
     println!("{out}");
     // `cargo bench ... -- --markdown PATH` also writes it (scripts/bench).

@@ -430,7 +430,7 @@ impl Vm {
     pub fn profile(&self) -> Vec<ExportCost> {
         let machine = self.machine.lock().unwrap_or_else(|p| p.into_inner());
         let mut profile = machine.store.data().profile.clone();
-        profile.sort_by(|a, b| b.instructions.cmp(&a.instructions));
+        profile.sort_by_key(|cost| std::cmp::Reverse(cost.instructions));
         profile
     }
 

@@ -47,6 +47,6 @@ mod schedule;
 mod state;
 
 pub use error::Error;
-pub use state::ExportCost;
 pub use host::{Host, Vm};
 pub use http::{echo, ClientResponse, ReceivedChunk, Request, Response, RootId, UpstreamRequest};
+pub use state::ExportCost;

@@ -224,3 +224,47 @@ fn unknown_imports_and_missing_exports_are_load_errors() {
         "{err}"
     );
 }
+
+/// `Vm::profile` accounts for every instruction a request costs: the
+/// exports' instructions add up to the streams' fuel, and each awaited
+/// callout shows as a `proxy_on_http_call_response` with its host calls.
+#[test]
+fn the_profile_adds_up_to_the_requests_fuel() {
+    let vm = chain_host().configure(serde_json::Value::Null).unwrap();
+    vm.request(
+        Request::post("/warm")
+            .header("authorization", "user-0")
+            .body("hello-0"),
+    )
+    .unwrap();
+    vm.reset_profile();
+    assert!(vm.profile().is_empty());
+    let mut fuel = 0;
+    for i in 1..=5 {
+        let resp = vm
+            .request(
+                Request::post("/p")
+                    .header("authorization", &format!("user-{i}"))
+                    .body(format!("hello-{i}")),
+            )
+            .unwrap();
+        check_chained(i, &resp);
+        fuel += resp.fuel();
+    }
+    let profile = vm.profile();
+    let total: u64 = profile.iter().map(|cost| cost.instructions).sum();
+    assert_eq!(total, fuel, "{profile:?}");
+    // Sorted, most instructions first.
+    assert!(profile
+        .windows(2)
+        .all(|w| w[0].instructions >= w[1].instructions));
+    let by_name = |name: &str| profile.iter().find(|cost| cost.export == name).cloned();
+    let headers = by_name("proxy_on_request_headers").expect("request headers");
+    assert_eq!(headers.calls, 5);
+    assert!(headers.host_calls >= 5, "{headers:?}");
+    let answers = by_name("proxy_on_http_call_response").expect("callout answers");
+    // Every callout of the chain is answered through the root: several per
+    // request, each reading the answer and making host calls.
+    assert!(answers.calls >= 10, "{answers:?}");
+    assert!(answers.host_calls >= answers.calls, "{answers:?}");
+}
