@@ -29,26 +29,44 @@ pub(crate) fn set_plugin_id(id: &str) {
     PLUGIN_ID.with(|p| *p.borrow_mut() = Some(id.to_string()));
 }
 
-/// The line's prefix: `[name]`, or `[name] [plugin-id] [request-id]`.
-/// (A const parameter, so a plugin links only the format it uses.)
-fn prefix<const HIGRESS: bool>() -> String {
+/// Writes the line's prefix, `[name]` or `[name] [plugin-id] [request-id]`,
+/// into `out`. (A const parameter, so a plugin links only the format it uses.)
+fn write_prefix<const HIGRESS: bool>(out: &mut String) {
+    out.push('[');
+    out.push_str(plugin_name());
+    out.push(']');
     if !HIGRESS {
-        return format!("[{}]", plugin_name());
+        return;
     }
-    let plugin_id = PLUGIN_ID.with(|p| p.borrow().clone()).unwrap_or_default();
+    let or_nil = |s: &str| if s.is_empty() { "nil" } else { s }.to_string();
+    let plugin_id = PLUGIN_ID.with(|p| or_nil(p.borrow().as_deref().unwrap_or("")));
     let request_id = host::get_property(&["x_request_id"])
         .ok()
         .flatten()
         .map(|id| String::from_utf8_lossy(&id).into_owned())
         .unwrap_or_default();
-    let or_nil = |s: String| if s.is_empty() { "nil".to_string() } else { s };
-    format!(
-        "[{}] [{}] [{}]",
-        plugin_name(),
-        or_nil(plugin_id),
-        or_nil(request_id)
-    )
+    out.push_str(" [");
+    out.push_str(&plugin_id);
+    out.push_str("] [");
+    out.push_str(&or_nil(&request_id));
+    out.push(']');
 }
+
+/// A log line: the prefix, a space, the message. Sized once for a typical
+/// line, so formatting does not grow it step by step (each step a copy).
+fn line<const HIGRESS: bool>(message: std::fmt::Arguments<'_>) -> String {
+    let mut line = String::with_capacity(160);
+    write_prefix::<HIGRESS>(&mut line);
+    line.push(' ');
+    match message.as_str() {
+        Some(text) => line.push_str(text),
+        None => {
+            let _ = std::fmt::Write::write_fmt(&mut line, message);
+        }
+    }
+    line
+}
+
 struct HostLogger<const HIGRESS: bool>;
 
 impl<const HIGRESS: bool> Log for HostLogger<HIGRESS> {
@@ -67,7 +85,7 @@ impl<const HIGRESS: bool> Log for HostLogger<HIGRESS> {
             Level::Debug => LogLevel::Debug,
             Level::Trace => LogLevel::Trace,
         };
-        let message = format!("{} {}", prefix::<HIGRESS>(), record.args());
+        let message = line::<HIGRESS>(*record.args());
         // Nowhere to report a failing log call; dropping the line is all we can do.
         let _ = host::log(level, &message);
     }
@@ -101,7 +119,7 @@ pub(crate) fn install(name: &'static str, higress_format: bool) {
 /// Rust on wasm32 cannot unwind: the VM is about to trap. Leave the reason
 /// in the gateway log so the failure policy's effect is explained.
 fn panic_hook<const HIGRESS: bool>(info: &std::panic::PanicHookInfo<'_>) {
-    let message = format!("{} panicked: {}", prefix::<HIGRESS>(), info);
+    let message = line::<HIGRESS>(format_args!("panicked: {info}"));
     let _ = host::log(LogLevel::Critical, &message);
 }
 
