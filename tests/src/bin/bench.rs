@@ -13,7 +13,7 @@
 //! B and C must answer a request identically, so the twin is a fair twin.
 //!
 //! Writes a Markdown section to the path given as the first argument (and
-//! prints it). `BENCH_ROUNDS` (default 5) and `BENCH_SECONDS` (per load,
+//! prints it). `BENCH_ROUNDS` (default 9) and `BENCH_SECONDS` (per load,
 //! default 5: some 100,000 requests per gateway over a run) tune it.
 
 use gateway_plugin_e2e::{free_port, request, Envoy, EnvoyConfig, ScratchDir};
@@ -192,7 +192,7 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let rounds = env_number("BENCH_ROUNDS", 5).max(1);
+    let rounds = env_number("BENCH_ROUNDS", 9).max(1);
     let seconds = env_number("BENCH_SECONDS", 5).max(1);
     let scratch = ScratchDir::new("bench");
     let backend = backend();
