@@ -89,3 +89,33 @@ fn a_json_body_with_trailers_is_rewritten_and_the_response_checked() {
         assert_eq!(echo["bodyCheck"], "found", "{protocol}: {echo}");
     }
 }
+
+/// A request with trailers and no data at all (headers, then trailers):
+/// Envoy may call no body callback, only the trailers one. The body handler
+/// still runs, with an empty body, which is not a JSON object: 400, and
+/// nothing goes upstream (the host model says the same; this proves Envoy
+/// does it).
+#[test]
+fn trailers_with_no_body_still_run_the_body_check() {
+    let backend = EchoBackend::start();
+    let envoy = start(&backend);
+    for (protocol, send) in PROTOCOLS {
+        let resp = send(
+            envoy.port(),
+            "/",
+            &[("content-type", "application/json")],
+            &[],
+            &[("x-trailer", "1")],
+        )
+        .unwrap_or_else(|e| panic!("{protocol}: {e}"));
+        assert_eq!(
+            resp.status,
+            400,
+            "{protocol}: {}\n{}",
+            resp.text(),
+            envoy.log()
+        );
+        assert_eq!(resp.text(), "body must be a JSON object", "{protocol}");
+    }
+    assert_eq!(backend.requests(), 0, "a request went upstream");
+}
