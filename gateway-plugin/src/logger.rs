@@ -38,17 +38,22 @@ fn write_prefix<const HIGRESS: bool>(out: &mut String) {
     if !HIGRESS {
         return;
     }
-    let or_nil = |s: &str| if s.is_empty() { "nil" } else { s }.to_string();
-    let plugin_id = PLUGIN_ID.with(|p| or_nil(p.borrow().as_deref().unwrap_or("")));
+    fn or_nil(s: &str) -> &str {
+        if s.is_empty() {
+            "nil"
+        } else {
+            s
+        }
+    }
     let request_id = host::get_property(&["x_request_id"])
         .ok()
         .flatten()
         .map(|id| String::from_utf8_lossy(&id).into_owned())
         .unwrap_or_default();
     out.push_str(" [");
-    out.push_str(&plugin_id);
+    PLUGIN_ID.with(|p| out.push_str(or_nil(p.borrow().as_deref().unwrap_or(""))));
     out.push_str("] [");
-    out.push_str(&or_nil(&request_id));
+    out.push_str(or_nil(&request_id));
     out.push(']');
 }
 

@@ -9,7 +9,8 @@
 //!
 //! A handler is sync (called in place) or async (a task for the executor).
 //! While a stream's task waits, the task owns the stream's [`HttpContext`]
-//! and gives it back through a shared slot when it completes.
+//! and leaves it in its executor slot when it completes, where the stream
+//! takes it back.
 
 use crate::body::{self, AfterHeaders, ChunkHandler, Direction, Held, Mode};
 use crate::callout;
@@ -777,9 +778,8 @@ impl<P: Plugin> Stream<P> {
         make: impl FnOnce(HttpContext) -> TaskFuture,
         resume: Option<host::StreamType>,
     ) -> Action {
-        if self.context().is_none() {
-            return Action::Pause;
-        }
+        // (Taking it back first if the previous task has finished.)
+        self.context();
         let Some(ctx) = self.ctx.take() else {
             return Action::Pause;
         };
