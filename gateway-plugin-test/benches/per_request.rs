@@ -1,7 +1,7 @@
 //! Per-request cost of the example plugins on the in-process host, against a
-//! baseline measured in the same run: `tests/fixtures/handwritten`, which is
+//! baseline measured in the same run: `fixtures/handwritten`, which is
 //! `examples/my-plugin` written by hand on the proxy-wasm SDK (and, for the
-//! callout, `tests/fixtures/handwritten-http-call`). Prints Wasm
+//! callout, `fixtures/handwritten-http-call`). Prints Wasm
 //! instructions (wasmtime fuel, exact) and wall time per request (median),
 //! and the time to load (compile) and configure a plugin.
 //!

@@ -1,5 +1,5 @@
 //! The host's non-HTTP features, driven by a plugin on the bare proxy-wasm
-//! Rust SDK (`tests/fixtures/host-features`): ticks, metrics, shared data and
+//! Rust SDK (`fixtures/host-features`): ticks, metrics, shared data and
 //! its CAS, shared queues, properties, WASI stdout.
 
 use gateway_plugin_e2e::plugin_wasm;
