@@ -6,7 +6,7 @@ use crate::errors::{with_item, Errors};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
+use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Signature, Type};
 
 /// Which of the two attributes.
 #[derive(Clone, Copy)]
@@ -74,9 +74,11 @@ fn guess_config_type(ty: &Type) -> Option<Type> {
     }
 }
 
+/// Checks the function, then implements `ParseConfig` (or
+/// `ParseRuleConfig`) for the config type it returns; on any problem, the
+/// errors and the function unchanged.
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let attr = kind.attr();
-    let expected = kind.expected();
     let mut errors = Errors::default();
     let (krate, args) = crate::krate::split(args, &mut errors);
     if !args.is_empty() {
@@ -90,12 +92,31 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         Err(_) => {
             errors.push(syn::Error::new(
                 Span::call_site(),
-                format!("`{attr}` goes on a function: `{expected}`"),
+                format!("`{attr}` goes on a function: `{}`", kind.expected()),
             ));
             return with_item(errors.finish().unwrap_err(), item);
         }
     };
     let sig = &func.sig;
+    check_qualifiers(kind, sig, &mut errors);
+    check_arguments(kind, sig, &mut errors);
+    let config_ty = check_return(kind, sig, &mut errors);
+    if let Err(err) = errors.finish() {
+        let mut out = with_item(err, item);
+        if let Kind::Config = kind {
+            out.extend(placeholder_impl(&krate, sig, config_ty));
+        }
+        return out;
+    }
+    let Some(config_ty) = config_ty else {
+        unreachable!("a missing config type is reported as an error")
+    };
+    parse_impl(kind, &krate, &func, &config_ty)
+}
+
+/// What the function cannot be: `async` (configuring is not), generic.
+fn check_qualifiers(kind: Kind, sig: &Signature, errors: &mut Errors) {
+    let attr = kind.attr();
     if let Some(asyncness) = sig.asyncness {
         errors.at(
             asyncness,
@@ -105,6 +126,13 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.at(&sig.generics, format!("`{attr}` cannot be generic"));
     }
+}
+
+/// The arguments: as many as the kind takes, each a shared reference (the
+/// JSON, then the global config). Which types they are is left to the call
+/// in the generated code.
+fn check_arguments(kind: Kind, sig: &Signature, errors: &mut Errors) {
+    let (attr, expected) = (kind.attr(), kind.expected());
     match sig.inputs.len() {
         n if n == kind.arity() => {
             for (i, input) in sig.inputs.iter().enumerate() {
@@ -137,7 +165,12 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
             ),
         )),
     }
-    let config_ty = match &sig.output {
+}
+
+/// `C` of the `Result<C, E>` the function returns.
+fn check_return(kind: Kind, sig: &Signature, errors: &mut Errors) -> Option<Type> {
+    let (attr, expected) = (kind.attr(), kind.expected());
+    match &sig.output {
         ReturnType::Type(_, ty) => match result_ok_type(ty) {
             Some(config_ty) => Some(config_ty),
             None => {
@@ -155,34 +188,39 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
             ));
             None
         }
-    };
-    if let Err(err) = errors.finish() {
-        // Still tell the plugin where its config comes from, so the mistake
-        // above is the only error (not also "no configuration source").
-        let fallback = config_ty.or_else(|| match &sig.output {
-            ReturnType::Type(_, ty) => guess_config_type(ty),
-            ReturnType::Default => None,
-        });
-        let mut out = with_item(err, item);
-        if let (Some(config_ty), Kind::Config) = (fallback, kind) {
-            out.extend(quote! {
-                impl #krate::__private::ParseConfig for #config_ty {
-                    fn parse_config(
-                        _: &#krate::__private::serde_json::Value,
-                    ) -> ::core::result::Result<Self, #krate::ConfigError> {
-                        ::core::unreachable!()
-                    }
-                }
-            });
-        }
-        return out;
     }
-    let Some(config_ty) = config_ty else {
-        unreachable!("a missing config type is reported as an error")
+}
+
+/// Beside the errors of a faulty `#[parse_config]`: still tell the plugin
+/// where its config comes from (the config type returned, or the one a
+/// wrong return type most likely meant), so the mistake is the only error
+/// (not also "no configuration source").
+fn placeholder_impl(krate: &syn::Path, sig: &Signature, config_ty: Option<Type>) -> TokenStream {
+    let fallback = config_ty.or_else(|| match &sig.output {
+        ReturnType::Type(_, ty) => guess_config_type(ty),
+        ReturnType::Default => None,
+    });
+    let Some(config_ty) = fallback else {
+        return TokenStream::new();
     };
-    let fn_ident = &sig.ident;
+    quote! {
+        impl #krate::__private::ParseConfig for #config_ty {
+            fn parse_config(
+                _: &#krate::__private::serde_json::Value,
+            ) -> ::core::result::Result<Self, #krate::ConfigError> {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
+/// The function, unchanged, then the config type's `ParseConfig` (or
+/// `ParseRuleConfig`) calling it, and a check that the type is the
+/// plugin's.
+fn parse_impl(kind: Kind, krate: &syn::Path, func: &ItemFn, config_ty: &Type) -> TokenStream {
+    let fn_ident = &func.sig.ident;
     let value = quote_spanned!(fn_ident.span()=> #fn_ident);
-    let krate = crate::krate::respan(&krate, config_ty.span());
+    let krate = crate::krate::respan(krate, config_ty.span());
     let imp = match kind {
         Kind::Config => quote_spanned! {config_ty.span()=>
             impl #krate::__private::ParseConfig for #config_ty {

@@ -9,6 +9,14 @@ use syn::{Attribute, Item, LitStr, Meta, Token};
 
 struct Args {
     name: LitStr,
+    settings: Settings,
+    /// `crate = path`.
+    krate: syn::Path,
+}
+
+/// The optional arguments, each with its default.
+#[derive(Default)]
+struct Settings {
     /// `log = "higress"`: Higress's log line format.
     higress_log: bool,
     /// `rule_config = "merge"`: rules laid over the global JSON.
@@ -17,10 +25,10 @@ struct Args {
     rebuild_after_requests: u64,
     /// `rebuild_max_memory_bytes = M` (0: never).
     rebuild_max_memory_bytes: u64,
-    /// `crate = path`.
-    krate: syn::Path,
 }
 
+/// The arguments; `None` if they do not parse or the name is missing
+/// (reported, with every other problem).
 fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
     let (krate, args) = crate::krate::split(args, errors);
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
@@ -31,71 +39,30 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
         }
     };
     let mut name: Option<LitStr> = None;
-    let mut higress_log = false;
-    let mut merge_rules = false;
-    let mut rebuild_after_requests = 0;
-    let mut rebuild_max_memory_bytes = 0;
+    let mut settings = Settings::default();
     for meta in metas {
         match &meta {
             Meta::NameValue(nv)
                 if nv.path.is_ident("rebuild_after_requests")
                     || nv.path.is_ident("rebuild_max_memory_bytes") =>
             {
-                let value = match &nv.value {
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Int(lit),
-                        ..
-                    }) => lit.base10_parse::<u64>().ok().filter(|n| *n > 0),
-                    _ => None,
-                };
-                match value {
-                    Some(n) if nv.path.is_ident("rebuild_after_requests") => {
-                        rebuild_after_requests = n
-                    }
-                    Some(n) => rebuild_max_memory_bytes = n,
-                    None => errors.at(&nv.value, "expected a number, 1 or more"),
-                }
+                parse_rebuild(nv, &mut settings, errors);
             }
-            Meta::NameValue(nv) if nv.path.is_ident("rule_config") => {
-                match string_choice(&nv.value, "alone", "merge") {
-                    Some(merge) => merge_rules = merge,
-                    None => errors.at(
-                        &nv.value,
-                        "`rule_config` is `\"alone\"` (a rule is parsed by itself, the default) or `\"merge\"` (a rule's keys are laid over the global configuration)",
-                    ),
-                }
-            }
-            Meta::NameValue(nv) if nv.path.is_ident("log") => {
-                match string_choice(&nv.value, "plain", "higress") {
-                    Some(higress) => higress_log = higress,
-                    None => errors.at(
-                        &nv.value,
-                        "`log` is `\"plain\"` (`[name] message`, the default) or `\"higress\"` (`[name] [plugin-id] [request-id] message`)",
-                    ),
-                }
-            }
-            Meta::NameValue(nv) if nv.path.is_ident("name") => {
-                let lit = match &nv.value {
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(lit),
-                        ..
-                    }) => lit.clone(),
-                    other => {
-                        errors.at(
-                            other,
-                            "`name` must be a string literal: `name = \"my-plugin\"`",
-                        );
-                        continue;
-                    }
-                };
-                if lit.value().trim().is_empty() {
-                    errors.at(&lit, "the plugin name must not be empty");
-                } else if name.is_some() {
-                    errors.at(&nv.path, "`name` is given twice");
-                } else {
-                    name = Some(lit);
-                }
-            }
+            Meta::NameValue(nv) if nv.path.is_ident("rule_config") => parse_choice(
+                &nv.value,
+                ("alone", "merge"),
+                &mut settings.merge_rules,
+                "`rule_config` is `\"alone\"` (a rule is parsed by itself, the default) or `\"merge\"` (a rule's keys are laid over the global configuration)",
+                errors,
+            ),
+            Meta::NameValue(nv) if nv.path.is_ident("log") => parse_choice(
+                &nv.value,
+                ("plain", "higress"),
+                &mut settings.higress_log,
+                "`log` is `\"plain\"` (`[name] message`, the default) or `\"higress\"` (`[name] [plugin-id] [request-id] message`)",
+                errors,
+            ),
+            Meta::NameValue(nv) if nv.path.is_ident("name") => parse_name(nv, &mut name, errors),
             Meta::Path(path) | Meta::List(syn::MetaList { path, .. }) if path.is_ident("name") => {
                 errors.at(&meta, "write the name as `name = \"my-plugin\"`");
             }
@@ -112,10 +79,7 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
     match name {
         Some(name) => Some(Args {
             name,
-            higress_log,
-            merge_rules,
-            rebuild_after_requests,
-            rebuild_max_memory_bytes,
+            settings,
             krate,
         }),
         None => {
@@ -125,6 +89,64 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
             ));
             None
         }
+    }
+}
+
+/// `rebuild_after_requests = N` or `rebuild_max_memory_bytes = M`: a
+/// number, 1 or more.
+fn parse_rebuild(nv: &syn::MetaNameValue, settings: &mut Settings, errors: &mut Errors) {
+    let value = match &nv.value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(lit),
+            ..
+        }) => lit.base10_parse::<u64>().ok().filter(|n| *n > 0),
+        _ => None,
+    };
+    match value {
+        Some(n) if nv.path.is_ident("rebuild_after_requests") => {
+            settings.rebuild_after_requests = n
+        }
+        Some(n) => settings.rebuild_max_memory_bytes = n,
+        None => errors.at(&nv.value, "expected a number, 1 or more"),
+    }
+}
+
+/// A setting that is one of two words (`(off, on)`): `setting` is whether
+/// it is `on`; any other value is reported with `message`.
+fn parse_choice(
+    value: &syn::Expr,
+    (off, on): (&str, &str),
+    setting: &mut bool,
+    message: &str,
+    errors: &mut Errors,
+) {
+    match string_choice(value, off, on) {
+        Some(chosen) => *setting = chosen,
+        None => errors.at(value, message),
+    }
+}
+
+/// `name = "my-plugin"`: a string literal, not empty, given once.
+fn parse_name(nv: &syn::MetaNameValue, name: &mut Option<LitStr>, errors: &mut Errors) {
+    let lit = match &nv.value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => lit.clone(),
+        other => {
+            errors.at(
+                other,
+                "`name` must be a string literal: `name = \"my-plugin\"`",
+            );
+            return;
+        }
+    };
+    if lit.value().trim().is_empty() {
+        errors.at(&lit, "the plugin name must not be empty");
+    } else if name.is_some() {
+        errors.at(&nv.path, "`name` is given twice");
+    } else {
+        *name = Some(lit);
     }
 }
 
@@ -179,6 +201,9 @@ fn has_serde_crate(attrs: &[Attribute]) -> bool {
         })
 }
 
+/// Checks the configuration type, then implements `Plugin` for it and
+/// exports the plugin's entry point; on any problem, the errors and the
+/// item (with only its serde path set).
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = parse_args(args, &mut errors);
@@ -190,7 +215,30 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_item(errors.finish().unwrap_err(), item);
         }
     };
-    let (ident, generics, attrs) = match &mut parsed {
+    let krate = args
+        .as_ref()
+        .map_or_else(crate::krate::default_path, |a| a.krate.clone());
+    let Some(ident) = prepare_config_type(&mut parsed, &krate, &mut errors) else {
+        return with_item(errors.finish().unwrap_err(), item);
+    };
+    if let Err(err) = errors.finish() {
+        return with_item(err, quote!(#parsed));
+    }
+    let Some(args) = args else {
+        unreachable!("errors.finish() reports a missing name")
+    };
+    plugin_impl(&args, &ident, &parsed)
+}
+
+/// The configuration type's name, after pointing its serde derive (if any)
+/// at our re-export and checking that it is not generic; `None` (and an
+/// error) if the item is not a struct or enum.
+fn prepare_config_type(
+    parsed: &mut Item,
+    krate: &syn::Path,
+    errors: &mut Errors,
+) -> Option<syn::Ident> {
+    let (ident, generics, attrs) = match parsed {
         Item::Struct(s) => (s.ident.clone(), &s.generics, &mut s.attrs),
         Item::Enum(e) => (e.ident.clone(), &e.generics, &mut e.attrs),
         Item::Fn(f) => {
@@ -198,14 +246,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 f.sig.fn_token,
                 "`#[plugin]` goes on the plugin's configuration type (a struct or enum), not on a function; mark handlers with `#[on_request_headers]` and friends",
             );
-            return with_item(errors.finish().unwrap_err(), item);
+            return None;
         }
         other => {
             errors.at(
                 other,
                 "`#[plugin]` goes on the plugin's configuration type (a struct or enum)",
             );
-            return with_item(errors.finish().unwrap_err(), item);
+            return None;
         }
     };
     // serde's derive refers to `serde` by crate name; a plugin crate depends
@@ -213,9 +261,6 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     // before reporting argument errors, so they do not bring a second,
     // unrelated "can't find crate for `serde`".
     if derives_deserialize(attrs) && !has_serde_crate(attrs) {
-        let krate = args
-            .as_ref()
-            .map_or_else(crate::krate::default_path, |a| a.krate.clone());
         let serde = format!("{}::__private::serde", quote!(#krate)).replace(' ', "");
         attrs.push(syn::parse_quote!(#[serde(crate = #serde)]));
     }
@@ -225,21 +270,24 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             "a plugin configuration type cannot be generic: the gateway instantiates exactly one",
         );
     }
-    if let Err(err) = errors.finish() {
-        return with_item(err, quote!(#parsed));
-    }
-    let Some(Args {
-        name,
-        higress_log,
-        merge_rules,
-        rebuild_after_requests,
-        rebuild_max_memory_bytes,
-        krate,
-    }) = args
-    else {
-        unreachable!("errors.finish() reports a missing name")
-    };
+    Some(ident)
+}
 
+/// The configuration type, then its `Plugin` implementation (the
+/// compile-time lookups of its handlers, ticks and config sources are the
+/// runtime's `__private` macros) and the proxy-wasm entry point.
+fn plugin_impl(args: &Args, ident: &syn::Ident, parsed: &Item) -> TokenStream {
+    let Args {
+        name,
+        settings:
+            Settings {
+                higress_log,
+                merge_rules,
+                rebuild_after_requests,
+                rebuild_max_memory_bytes,
+            },
+        krate,
+    } = args;
     quote! {
         #parsed
 

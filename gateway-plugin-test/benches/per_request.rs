@@ -99,25 +99,33 @@ fn measure(
 
 fn main() {
     let redis = RedisServer::start();
-    let redis_address = redis.address();
+    let rows = measure_all(&redis.address());
+    let mut out = per_request_table(&rows);
+    out.push_str(&twins_table(&rows));
+    out.push_str(&profile_tables(&rows));
+    println!("{out}");
+    // `cargo bench ... -- --markdown PATH` also writes it (scripts/bench).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--markdown") {
+        let path = args.get(i + 1).expect("--markdown PATH");
+        std::fs::write(path, &out).unwrap_or_else(|e| panic!("write {path}: {e}"));
+    }
+}
+
+/// Every plugin and its twin, measured in the order of the first table
+/// (the baseline first).
+fn measure_all(redis_address: &str) -> Vec<Figures> {
+    let mut rows = measure_without_backends();
+    rows.extend(measure_with_backends(redis_address));
+    rows
+}
+
+/// The plugins that answer by themselves: the baseline, my-plugin (with and
+/// without its mock) and hello-world.
+fn measure_without_backends() -> Vec<Figures> {
     let same = |h: Host| h;
     let get = || Request::get("/bench").header("user-agent", "bench");
-    let post = || {
-        Request::post("/bench")
-            .header("content-type", "application/json")
-            .body(r#"{"user":"bench","items":[1,2,3]}"#)
-    };
-    let json_upstream = |h: Host| {
-        h.upstream(|_| {
-            Response::new(200)
-                .header("content-type", "application/json")
-                .body(r#"{"ok":true,"items":[1,2,3]}"#)
-        })
-    };
-    let rewrite = json!({"field": "added", "value": 1, "marker": "items"});
-    let ratelimit =
-        json!({"serviceName": "redis.static", "servicePort": 6379, "qpm": 1_000_000_000});
-    let rows = [
+    vec![
         measure(
             "handwritten (baseline)",
             "handwritten",
@@ -153,6 +161,29 @@ fn main() {
             serde_json::Value::Null,
             get,
         ),
+    ]
+}
+
+/// The plugins that call out (HTTP, Redis) or rewrite what the upstream
+/// answers, each with its twin.
+fn measure_with_backends(redis_address: &str) -> Vec<Figures> {
+    let get = || Request::get("/bench").header("user-agent", "bench");
+    let post = || {
+        Request::post("/bench")
+            .header("content-type", "application/json")
+            .body(r#"{"user":"bench","items":[1,2,3]}"#)
+    };
+    let json_upstream = |h: Host| {
+        h.upstream(|_| {
+            Response::new(200)
+                .header("content-type", "application/json")
+                .body(r#"{"ok":true,"items":[1,2,3]}"#)
+        })
+    };
+    let rewrite = json!({"field": "added", "value": 1, "marker": "items"});
+    let ratelimit =
+        json!({"serviceName": "redis.static", "servicePort": 6379, "qpm": 1_000_000_000});
+    vec![
         measure(
             "http-call (1 callout)",
             "http-call",
@@ -192,18 +223,23 @@ fn main() {
         measure(
             "redis-ratelimit (INCR)",
             "redis-ratelimit",
-            |h| h.redis_cluster("outbound|6379||redis.static", &redis_address),
+            |h| h.redis_cluster("outbound|6379||redis.static", redis_address),
             ratelimit.clone(),
             get,
         ),
         measure(
             "handwritten redis-ratelimit",
             "handwritten-redis-ratelimit",
-            |h| h.redis_cluster("outbound|6379||redis.static", &redis_address),
+            |h| h.redis_cluster("outbound|6379||redis.static", redis_address),
             ratelimit,
             get,
         ),
-    ];
+    ]
+}
+
+/// The first table: every plugin's cost per request, against the
+/// baseline.
+fn per_request_table(rows: &[Figures]) -> String {
     let base = &rows[0];
     let mut out = format!(
         "## On the test host: Wasm instructions per request\n\n\
@@ -215,7 +251,7 @@ fn main() {
          | plugin | .wasm bytes | fuel/req | × my-plugin twin | wall µs/req | compile ms | configure ms | memory | after {LONG_RUN} more |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     );
-    for row in &rows {
+    for row in rows {
         out.push_str(&format!(
             "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.3} | {} KiB | {} KiB |\n",
             row.name,
@@ -229,6 +265,13 @@ fn main() {
             row.memory.1 / 1024,
         ));
     }
+    out
+}
+
+/// Each framework plugin against its hand-written twin (which must answer
+/// the same).
+fn twins_table(rows: &[Figures]) -> String {
+    let mut out = String::new();
     out.push_str(
         "\n### Framework against its hand-written twin\n\n\
          Each pair answered the same status and body (checked).\n\n\
@@ -242,13 +285,8 @@ fn main() {
         ("body-rewrite", "handwritten body-rewrite"),
         ("redis-ratelimit (INCR)", "handwritten redis-ratelimit"),
     ];
-    let row = |name: &str| {
-        rows.iter()
-            .find(|r| r.name == name)
-            .expect("a measured row")
-    };
     for (framework, twin) in pairs {
-        let (f, t) = (row(framework), row(twin));
+        let (f, t) = (row(rows, framework), row(rows, twin));
         assert_eq!(
             f.answer, t.answer,
             "{framework} and {twin} answer differently: the twin is no twin"
@@ -262,6 +300,13 @@ fn main() {
             t.bytes,
         ));
     }
+    out
+}
+
+/// Per export, where the framework's instructions go against the twin's,
+/// for the plugins whose cost is more than their handler.
+fn profile_tables(rows: &[Figures]) -> String {
+    let mut out = String::new();
     out.push_str(
         "\n### Where the instructions go\n\n\
          Per plugin export, instructions and host calls per request (mean over the measured \
@@ -273,7 +318,7 @@ fn main() {
         ("redis-ratelimit (INCR)", "handwritten redis-ratelimit"),
         ("body-rewrite", "handwritten body-rewrite"),
     ] {
-        let (f, t) = (row(framework), row(twin));
+        let (f, t) = (row(rows, framework), row(rows, twin));
         out.push_str(&format!(
             "\n**{framework}** against **{twin}**\n\n\
              | export | framework instructions | twin instructions | framework host calls | twin host calls |\n\
@@ -303,11 +348,12 @@ fn main() {
             ));
         }
     }
-    println!("{out}");
-    // `cargo bench ... -- --markdown PATH` also writes it (scripts/bench).
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--markdown") {
-        let path = args.get(i + 1).expect("--markdown PATH");
-        std::fs::write(path, &out).unwrap_or_else(|e| panic!("write {path}: {e}"));
-    }
+    out
+}
+
+/// The measured row called `name`.
+fn row<'a>(rows: &'a [Figures], name: &str) -> &'a Figures {
+    rows.iter()
+        .find(|r| r.name == name)
+        .expect("a measured row")
 }

@@ -11,13 +11,20 @@
 //! (`proxy_send_local_response`) in a request phase skips the rest of the
 //! request and the upstream, and passes through the response phases, as in
 //! Envoy; in a response phase it replaces the response.
+//!
+//! The request and the response go through one path, by [`Direction`]
+//! (`direction.rs`); callouts and queues are answered in `callout.rs`.
+
+mod callout;
+mod direction;
 
 use crate::abi::action::CONTINUE;
 use crate::error::Error;
 use crate::http::{self, ClientResponse, ReceivedChunk, Request, Response, UpstreamRequest};
 use crate::machine::Machine;
-use crate::redis;
-use crate::state::{CalloutAnswer, CalloutKind, StreamData, Target};
+use crate::state::StreamData;
+use callout::{deliver, queue_ready};
+use direction::{DataCallback, Direction};
 use std::collections::VecDeque;
 
 pub(crate) enum Order {
@@ -83,6 +90,70 @@ struct Run {
     properties: std::collections::HashMap<String, Vec<u8>>,
 }
 
+impl Run {
+    fn new(request: Request) -> Run {
+        Run {
+            request_chunks: chunks(&request.body, request.chunk_size),
+            request,
+            id: 0,
+            phase: Phase::Start,
+            waiting: false,
+            request_sent: Vec::new(),
+            response_chunks: VecDeque::new(),
+            response_sent: Vec::new(),
+            response_delivered: 0,
+            received: Vec::new(),
+            response_reset: false,
+            response_trailers: Vec::new(),
+            upstream: None,
+            local: false,
+            hung_up: false,
+            result: None,
+            details: None,
+            properties: Default::default(),
+        }
+    }
+
+    /// The client hangs up: the stream ends where it is.
+    fn hang_up(&mut self) {
+        self.hung_up = true;
+        self.waiting = false;
+        self.phase = Phase::End;
+    }
+
+    /// The body chunks of `direction` still to reach the plugin.
+    fn chunks_left(&mut self, direction: Direction) -> &mut VecDeque<Vec<u8>> {
+        match direction {
+            Direction::Request => &mut self.request_chunks,
+            Direction::Response => &mut self.response_chunks,
+        }
+    }
+
+    /// Whether nothing of `direction`'s message follows what the plugin
+    /// is given now (its headers, or the chunk just taken): with trailers
+    /// (or a reset to come), no body chunk ends the stream.
+    fn ends_here(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Request => {
+                self.request_chunks.is_empty() && self.request.trailers.is_empty()
+            }
+            Direction::Response => {
+                self.response_chunks.is_empty()
+                    && self.response_trailers.is_empty()
+                    && !self.response_reset
+            }
+        }
+    }
+
+    /// `direction`'s trailers, for the host to hand the plugin.
+    fn take_trailers(&mut self, direction: Direction) -> http::HeaderMap {
+        match direction {
+            Direction::Request => self.request.trailers.clone(),
+            Direction::Response => std::mem::take(&mut self.response_trailers),
+        }
+    }
+}
+
 fn chunks(body: &[u8], size: Option<usize>) -> VecDeque<Vec<u8>> {
     match size {
         _ if body.is_empty() => VecDeque::new(),
@@ -102,6 +173,14 @@ enum Event {
     QueueReady(u32),
 }
 
+/// A root being removed: first announced (the event comes once all its
+/// streams have started), then removing (deleted once they have ended).
+#[derive(Default)]
+struct Removal {
+    announced: Option<u32>,
+    removing: Option<u32>,
+}
+
 pub(crate) fn run(
     machine: &mut Machine,
     requests: Vec<Request>,
@@ -117,117 +196,32 @@ pub(crate) fn run_removing_root(
     machine: &mut Machine,
     requests: Vec<Request>,
     order: Order,
-    mut remove: Option<u32>,
+    remove: Option<u32>,
 ) -> Result<Vec<ClientResponse>, Error> {
     for request in &requests {
         request.validate()?;
     }
-    let mut removing: Option<u32> = None;
+    let mut removal = Removal {
+        announced: remove,
+        removing: None,
+    };
     let seed = match order {
         Order::Fifo => None,
         Order::Seeded(seed) => Some(seed),
     };
     let mut rng = seed.map(fastrand::Rng::with_seed);
-    let mut runs: Vec<Run> = requests
-        .into_iter()
-        .map(|request| Run {
-            request_chunks: chunks(&request.body, request.chunk_size),
-            request,
-            id: 0,
-            phase: Phase::Start,
-            waiting: false,
-            request_sent: Vec::new(),
-            response_chunks: VecDeque::new(),
-            response_sent: Vec::new(),
-            response_delivered: 0,
-            received: Vec::new(),
-            response_reset: false,
-            response_trailers: Vec::new(),
-            upstream: None,
-            local: false,
-            hung_up: false,
-            result: None,
-            details: None,
-            properties: Default::default(),
-        })
-        .collect();
-
+    let mut runs: Vec<Run> = requests.into_iter().map(Run::new).collect();
     loop {
-        let mut events = Vec::new();
-        for (i, run) in runs.iter().enumerate() {
-            match run.phase {
-                Phase::Finished => {}
-                Phase::Start => events.push(Event::Start(i)),
-                _ if run.waiting => {
-                    if run.request.hang_up {
-                        events.push(Event::HangUp(i));
-                    }
-                }
-                _ => events.push(Event::Step(i)),
-            }
-        }
-        if let Some(root) = remove {
-            let root_of = |run: &Run| run.request.root.map_or(1, |r| r.0);
-            if runs
-                .iter()
-                .all(|r| root_of(r) != root || r.phase != Phase::Start)
-            {
-                events.push(Event::RemoveRoot(root));
-            }
-        }
-        let state = machine.store.data();
-        events.extend(state.pending.iter().map(|p| Event::Deliver(p.serial)));
-        events.extend(state.queues_ready.first().map(|q| Event::QueueReady(*q)));
+        let events = possible_events(machine, &runs, removal.announced);
         if events.is_empty() {
             break;
         }
-        let event = match rng.as_mut() {
-            Some(rng) => events[rng.usize(..events.len())],
-            None => {
-                let rank = |e: &Event| match e {
-                    Event::RemoveRoot(_) => 5,
-                    Event::HangUp(_) => 0,
-                    Event::Step(_) => 1,
-                    Event::Start(_) => 2,
-                    Event::Deliver(_) => 3,
-                    Event::QueueReady(_) => 4,
-                };
-                *events.iter().min_by_key(|e| rank(e)).expect("not empty")
-            }
-        };
-        match event {
-            Event::RemoveRoot(root) => {
-                remove = None;
-                removing = Some(root);
-            }
-            Event::Start(i) | Event::Step(i) => step(machine, &mut runs[i])?,
-            Event::HangUp(i) => {
-                runs[i].hung_up = true;
-                runs[i].waiting = false;
-                runs[i].phase = Phase::End;
-                step(machine, &mut runs[i])?;
-            }
-            Event::Deliver(serial) => deliver(machine, serial)?,
-            Event::QueueReady(queue) => {
-                let state = machine.store.data_mut();
-                if let Some(at) = state.queues_ready.iter().position(|q| *q == queue) {
-                    state.queues_ready.remove(at);
-                }
-                let root = state.root_id;
-                let f = machine.exports.on_queue_ready.clone();
-                machine.call(
-                    "proxy_on_queue_ready",
-                    f,
-                    root,
-                    None,
-                    (root as i32, queue as i32),
-                )?;
-            }
-        }
+        let event = pick(&events, rng.as_mut());
+        handle(machine, &mut runs, event, &mut removal)?;
         for run in runs.iter_mut() {
             settle_waiting(machine, run);
         }
-        if let Some(root) = removing {
+        if let Some(root) = removal.removing {
             let live = machine
                 .store
                 .data()
@@ -235,15 +229,96 @@ pub(crate) fn run_removing_root(
                 .values()
                 .any(|s| s.root == root);
             if !live {
-                removing = None;
+                removal.removing = None;
                 machine.delete_root(root)?;
             }
         }
     }
-    if let Some(root) = removing.or(remove) {
+    if let Some(root) = removal.removing.or(removal.announced) {
         machine.delete_root(root)?;
     }
+    results(machine, runs, seed)
+}
 
+/// What may happen next: a stream starts or moves on, a waiting client
+/// hangs up, the announced root is removed, a callout is answered, a queue
+/// is ready.
+fn possible_events(machine: &Machine, runs: &[Run], remove: Option<u32>) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        match run.phase {
+            Phase::Finished => {}
+            Phase::Start => events.push(Event::Start(i)),
+            _ if run.waiting => {
+                if run.request.hang_up {
+                    events.push(Event::HangUp(i));
+                }
+            }
+            _ => events.push(Event::Step(i)),
+        }
+    }
+    if let Some(root) = remove {
+        let root_of = |run: &Run| run.request.root.map_or(1, |r| r.0);
+        if runs
+            .iter()
+            .all(|r| root_of(r) != root || r.phase != Phase::Start)
+        {
+            events.push(Event::RemoveRoot(root));
+        }
+    }
+    let state = machine.store.data();
+    events.extend(state.pending.iter().map(|p| Event::Deliver(p.serial)));
+    events.extend(state.queues_ready.first().map(|q| Event::QueueReady(*q)));
+    events
+}
+
+/// The next event: drawn from the seeded generator, or else by rank
+/// (hang-ups first, a root's removal last).
+fn pick(events: &[Event], rng: Option<&mut fastrand::Rng>) -> Event {
+    match rng {
+        Some(rng) => events[rng.usize(..events.len())],
+        None => {
+            let rank = |e: &Event| match e {
+                Event::RemoveRoot(_) => 5,
+                Event::HangUp(_) => 0,
+                Event::Step(_) => 1,
+                Event::Start(_) => 2,
+                Event::Deliver(_) => 3,
+                Event::QueueReady(_) => 4,
+            };
+            *events.iter().min_by_key(|e| rank(e)).expect("not empty")
+        }
+    }
+}
+
+fn handle(
+    machine: &mut Machine,
+    runs: &mut [Run],
+    event: Event,
+    removal: &mut Removal,
+) -> Result<(), Error> {
+    match event {
+        Event::RemoveRoot(root) => {
+            removal.announced = None;
+            removal.removing = Some(root);
+            Ok(())
+        }
+        Event::Start(i) | Event::Step(i) => step(machine, &mut runs[i]),
+        Event::HangUp(i) => {
+            runs[i].hang_up();
+            step(machine, &mut runs[i])
+        }
+        Event::Deliver(serial) => deliver(machine, serial),
+        Event::QueueReady(queue) => queue_ready(machine, queue),
+    }
+}
+
+/// What each client got, or the streams that never finished.
+fn results(
+    machine: &Machine,
+    runs: Vec<Run>,
+    seed: Option<u64>,
+) -> Result<Vec<ClientResponse>, Error> {
     let stuck: Vec<String> = runs
         .iter()
         .filter(|r| r.phase != Phase::Finished)
@@ -283,189 +358,154 @@ fn stream(machine: &mut Machine, id: u32) -> &mut StreamData {
 
 /// Runs the stream's current phase.
 fn step(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
-    let id = run.id;
-    let exports = &machine.exports;
-    let (on_request_headers, on_request_body) = (
-        exports.on_request_headers.clone(),
-        exports.on_request_body.clone(),
-    );
-    let (on_response_headers, on_response_body) = (
-        exports.on_response_headers.clone(),
-        exports.on_response_body.clone(),
-    );
-    let (on_request_trailers, on_response_trailers) = (
-        exports.on_request_trailers.clone(),
-        exports.on_response_trailers.clone(),
-    );
     match run.phase {
         Phase::Start => {
-            let id = machine.next_context;
-            machine.next_context += 1;
-            run.id = id;
-            let root = match run.request.root {
-                Some(root) => root.0,
-                None => machine.store.data().root_id,
-            };
-            let higress = machine.store.data().setup.higress_properties;
-            let data = stream(machine, id);
-            data.request_headers = run.request.header_map();
-            data.root = root;
-            for (name, value) in [
-                ("route_name", &run.request.route),
-                ("cluster_name", &run.request.cluster),
-            ] {
-                if let Some(value) = value {
-                    data.properties
-                        .insert(format!("xds.{name}"), value.clone().into_bytes());
-                    if higress {
-                        data.properties
-                            .insert(name.to_string(), value.clone().into_bytes());
-                    }
-                }
-            }
-            let create = machine.exports.on_context_create.clone();
-            machine.call(
-                "proxy_on_context_create",
-                Some(create),
-                id,
-                Some(id),
-                (id as i32, root as i32),
-            )?;
-            run.phase = Phase::RequestHeaders;
+            start(machine, run)?;
             step(machine, run)
         }
-        Phase::RequestHeaders => {
-            let eos = run.request_chunks.is_empty() && run.request.trailers.is_empty();
-            let count = stream(machine, id).request_headers.len();
-            let action = machine.call(
-                "proxy_on_request_headers",
-                on_request_headers,
-                id,
-                Some(id),
-                (id as i32, count as i32, eos as i32),
-            )?;
-            after_phase(machine, run, action, true);
-            Ok(())
-        }
-        Phase::RequestBody => {
-            let chunk = run.request_chunks.pop_front().unwrap_or_default();
-            // With trailers, no body chunk ends the stream.
-            let eos = run.request_chunks.is_empty() && run.request.trailers.is_empty();
-            let size = {
-                let body = &mut stream(machine, id).request_body;
-                body.extend(chunk);
-                body.len()
-            };
-            let action = machine.call(
-                "proxy_on_request_body",
-                on_request_body,
-                id,
-                Some(id),
-                (id as i32, size as i32, eos as i32),
-            )?;
-            stream(machine, id).buffering[0] = action.is_some_and(|a| a != CONTINUE);
-            after_phase(machine, run, action, eos);
-            Ok(())
-        }
-        Phase::RequestTrailers => {
-            let count = {
-                let data = stream(machine, id);
-                data.request_trailers = run.request.trailers.clone();
-                data.no_body_buffer[0] = !data.buffering[0];
-                data.request_trailers.len()
-            };
-            let action = machine.call(
-                "proxy_on_request_trailers",
-                on_request_trailers,
-                id,
-                Some(id),
-                (id as i32, count as i32),
-            );
-            stream(machine, id).no_body_buffer[0] = false;
-            let action = action?;
-            after_phase(machine, run, action, true);
-            Ok(())
-        }
+        Phase::RequestHeaders => headers(machine, run, Direction::Request),
+        Phase::RequestBody => body_chunk(machine, run, Direction::Request),
+        Phase::RequestTrailers => trailers(machine, run, Direction::Request),
         Phase::Upstream => {
-            let upstream = machine.store.data().setup.upstream.clone();
-            let data = stream(machine, id);
-            let request = UpstreamRequest::from_header_map(
-                &data.request_headers,
-                std::mem::take(&mut run.request_sent),
-            )
-            .with_trailers(data.request_trailers.clone());
-            let response = upstream(&request);
-            run.upstream = Some(request);
-            begin_response(machine, run, response);
+            upstream(machine, run);
             Ok(())
         }
-        Phase::ResponseHeaders => {
-            let eos = run.response_chunks.is_empty()
-                && run.response_trailers.is_empty()
-                && !run.response_reset;
-            let count = stream(machine, id).response_headers.len();
-            let action = machine.call(
-                "proxy_on_response_headers",
-                on_response_headers,
-                id,
-                Some(id),
-                (id as i32, count as i32, eos as i32),
-            )?;
-            after_phase(machine, run, action, true);
-            Ok(())
-        }
-        Phase::ResponseBody => {
-            let chunk = run.response_chunks.pop_front().unwrap_or_default();
-            run.response_delivered += 1;
-            let eos = run.response_chunks.is_empty()
-                && run.response_trailers.is_empty()
-                && !run.response_reset;
-            let size = {
-                let body = &mut stream(machine, id).response_body;
-                body.extend(chunk);
-                body.len()
-            };
-            let action = machine.call(
-                "proxy_on_response_body",
-                on_response_body,
-                id,
-                Some(id),
-                (id as i32, size as i32, eos as i32),
-            )?;
-            stream(machine, id).buffering[1] = action.is_some_and(|a| a != CONTINUE);
-            after_phase(machine, run, action, eos);
-            if run.request.hang_up_after == Some(run.response_delivered)
-                && !matches!(run.phase, Phase::End | Phase::Finished)
-            {
-                run.hung_up = true;
-                run.waiting = false;
-                run.phase = Phase::End;
-            }
-            Ok(())
-        }
-        Phase::ResponseTrailers => {
-            let count = {
-                let trailers = std::mem::take(&mut run.response_trailers);
-                let data = stream(machine, id);
-                data.response_trailers = trailers;
-                data.no_body_buffer[1] = !data.buffering[1];
-                data.response_trailers.len()
-            };
-            let action = machine.call(
-                "proxy_on_response_trailers",
-                on_response_trailers,
-                id,
-                Some(id),
-                (id as i32, count as i32),
-            );
-            stream(machine, id).no_body_buffer[1] = false;
-            let action = action?;
-            after_phase(machine, run, action, true);
-            Ok(())
-        }
+        Phase::ResponseHeaders => headers(machine, run, Direction::Response),
+        Phase::ResponseBody => body_chunk(machine, run, Direction::Response),
+        Phase::ResponseTrailers => trailers(machine, run, Direction::Response),
         Phase::End => end(machine, run),
         Phase::Finished => Ok(()),
     }
+}
+
+/// A new stream: its context is created under its root, with the request
+/// headers and the route's properties.
+fn start(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
+    let id = machine.next_context;
+    machine.next_context += 1;
+    run.id = id;
+    let root = match run.request.root {
+        Some(root) => root.0,
+        None => machine.store.data().root_id,
+    };
+    let higress = machine.store.data().setup.higress_properties;
+    let data = stream(machine, id);
+    data.request_headers = run.request.header_map();
+    data.root = root;
+    for (name, value) in [
+        ("route_name", &run.request.route),
+        ("cluster_name", &run.request.cluster),
+    ] {
+        if let Some(value) = value {
+            data.properties
+                .insert(format!("xds.{name}"), value.clone().into_bytes());
+            if higress {
+                data.properties
+                    .insert(name.to_string(), value.clone().into_bytes());
+            }
+        }
+    }
+    let create = machine.exports.on_context_create.clone();
+    machine.call(
+        "proxy_on_context_create",
+        Some(create),
+        id,
+        Some(id),
+        (id as i32, root as i32),
+    )?;
+    run.phase = Phase::RequestHeaders;
+    Ok(())
+}
+
+/// Calls a headers or body callback of stream `id`: `count` headers or
+/// `size` body bytes, and whether the message ends there.
+fn call_data(
+    machine: &mut Machine,
+    (name, callback): DataCallback,
+    id: u32,
+    count: usize,
+    eos: bool,
+) -> Result<Option<i32>, Error> {
+    machine.call(
+        name,
+        callback,
+        id,
+        Some(id),
+        (id as i32, count as i32, eos as i32),
+    )
+}
+
+/// The plugin sees `direction`'s headers.
+fn headers(machine: &mut Machine, run: &mut Run, direction: Direction) -> Result<(), Error> {
+    let id = run.id;
+    let eos = run.ends_here(direction);
+    let count = direction.headers(stream(machine, id)).len();
+    let callback = machine.exports.on_headers(direction);
+    let action = call_data(machine, callback, id, count, eos)?;
+    after_phase(machine, run, action, true);
+    Ok(())
+}
+
+/// The next chunk of `direction`'s body joins what the host buffers, and
+/// the plugin sees it all.
+fn body_chunk(machine: &mut Machine, run: &mut Run, direction: Direction) -> Result<(), Error> {
+    let id = run.id;
+    let chunk = run.chunks_left(direction).pop_front().unwrap_or_default();
+    if direction == Direction::Response {
+        run.response_delivered += 1;
+    }
+    let eos = run.ends_here(direction);
+    let size = {
+        let body = direction.body(stream(machine, id));
+        body.extend(chunk);
+        body.len()
+    };
+    let callback = machine.exports.on_body(direction);
+    let action = call_data(machine, callback, id, size, eos)?;
+    stream(machine, id).buffering[direction.index()] = action.is_some_and(|a| a != CONTINUE);
+    after_phase(machine, run, action, eos);
+    let hangs_up = run.request.hang_up_after == Some(run.response_delivered);
+    if direction == Direction::Response
+        && hangs_up
+        && !matches!(run.phase, Phase::End | Phase::Finished)
+    {
+        run.hang_up();
+    }
+    Ok(())
+}
+
+/// The plugin sees `direction`'s trailers; a body the host did not buffer
+/// cannot be written to meanwhile.
+fn trailers(machine: &mut Machine, run: &mut Run, direction: Direction) -> Result<(), Error> {
+    let id = run.id;
+    let at = direction.index();
+    let count = {
+        let trailers = run.take_trailers(direction);
+        let data = stream(machine, id);
+        *direction.trailers(data) = trailers;
+        data.no_body_buffer[at] = !data.buffering[at];
+        direction.trailers(data).len()
+    };
+    let (name, callback) = machine.exports.on_trailers(direction);
+    let action = machine.call(name, callback, id, Some(id), (id as i32, count as i32));
+    stream(machine, id).no_body_buffer[at] = false;
+    let action = action?;
+    after_phase(machine, run, action, true);
+    Ok(())
+}
+
+/// The request goes upstream; its answer begins the response.
+fn upstream(machine: &mut Machine, run: &mut Run) {
+    let upstream = machine.store.data().setup.upstream.clone();
+    let data = stream(machine, run.id);
+    let request = UpstreamRequest::from_header_map(
+        &data.request_headers,
+        std::mem::take(&mut run.request_sent),
+    )
+    .with_trailers(data.request_trailers.clone());
+    let response = upstream(&request);
+    run.upstream = Some(request);
+    begin_response(machine, run, response);
 }
 
 /// After a phase callback: a local response, a continue, a pause, or (a
@@ -694,75 +734,4 @@ fn end(machine: &mut Machine, run: &mut Run) -> Result<(), Error> {
     });
     run.phase = Phase::Finished;
     Ok(())
-}
-
-/// Answers callout `serial` and calls the plugin back.
-fn deliver(machine: &mut Machine, serial: u64) -> Result<(), Error> {
-    let state = machine.store.data_mut();
-    let Some(at) = state.pending.iter().position(|p| p.serial == serial) else {
-        return Ok(());
-    };
-    let pending = state.pending.remove(at);
-    let token = pending.token;
-    match pending.kind {
-        CalloutKind::Http {
-            cluster,
-            request,
-            timeout,
-        } => {
-            let target = state.setup.clusters.get(&cluster).cloned();
-            let answer = match target {
-                Some(Target::Address(address)) => http::send(&address, &request, timeout),
-                Some(Target::Fn(answer)) => Some(answer(&request)),
-                Some(Target::Timeout) | None => None,
-            };
-            let (headers, body) = match answer {
-                Some(response) => {
-                    let headers = response.header_map();
-                    (headers, response.body)
-                }
-                None => (Vec::new(), Vec::new()),
-            };
-            let (count, size) = (headers.len(), body.len());
-            let state = machine.store.data_mut();
-            state.callout_answer = Some(CalloutAnswer { headers, body });
-            let f = machine.exports.on_http_call_response.clone();
-            let result = machine.call(
-                "proxy_on_http_call_response",
-                f,
-                pending.context,
-                pending.origin,
-                (
-                    pending.context as i32,
-                    token as i32,
-                    count as i32,
-                    size as i32,
-                    0,
-                ),
-            );
-            machine.store.data_mut().callout_answer = None;
-            result.map(|_| ())
-        }
-        CalloutKind::Redis { cluster, query } => {
-            let reply = match state.redis.get_mut(&cluster) {
-                Some(conn) => redis::call(conn, &query),
-                None => None,
-            };
-            let (status, size) = match &reply {
-                Some(reply) => (0, reply.len()),
-                None => (1, 0),
-            };
-            state.redis_reply = reply;
-            let f = machine.exports.on_redis_call_response.clone();
-            let result = machine.call(
-                "proxy_on_redis_call_response",
-                f,
-                pending.context,
-                pending.origin,
-                (pending.context as i32, token as i32, status, size as i32),
-            );
-            machine.store.data_mut().redis_reply = None;
-            result.map(|_| ())
-        }
-    }
 }
