@@ -50,6 +50,7 @@ mod callout;
 pub mod cluster;
 mod config;
 mod context;
+mod direction;
 mod executor;
 mod gjson;
 pub mod host;
@@ -57,12 +58,14 @@ mod http_client;
 mod logger;
 mod metrics;
 mod plugin;
+mod rebuild;
 mod redis;
 mod resp;
+mod root;
 mod rules;
+mod stream;
 mod tick;
 
-pub use body::{Chunk, IntoChunk};
 pub use config::ConfigError;
 pub use context::HttpContext;
 pub use gjson::{Gjson, Json};
@@ -70,6 +73,7 @@ pub use http_client::{
     HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
 pub use metrics::{Counter, Gauge, Histogram, MetricError};
+pub use plugin::{Chunk, IntoChunk};
 pub use proxy_wasm::types::Action;
 pub use redis::{RedisCall, RedisClient, RedisError, RedisOptions};
 pub use resp::{RespError, RespValue};
@@ -111,15 +115,16 @@ pub mod prelude {
 /// What generated code calls. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::body::{into_chunk, ChunkFuture, ChunkHandler};
     pub use crate::callout::live_counts;
     pub use crate::config::{ParseConfig, ParseRuleConfig};
     pub use crate::executor::boxed_task;
     pub use crate::plugin::{
-        assert_plugin, into_action, start, BodyHandler, Handlers, HeadersHandler, IntoAction,
-        IsHttpContext, OnRequestBody, OnRequestBodyStreaming, OnRequestHeaders, OnResponseBody,
-        OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone, Plugin,
+        assert_plugin, into_action, into_chunk, BodyHandler, ChunkFuture, ChunkHandler, Handlers,
+        HeadersHandler, IntoAction, IsHttpContext, OnRequestBody, OnRequestBodyStreaming,
+        OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone,
+        Plugin,
     };
+    pub use crate::root::start;
     pub use crate::rules::RuleSet;
     pub use crate::tick::{tick_context, OnTick, Tick, TickHandler, Ticks};
     pub use crate::{
