@@ -118,13 +118,13 @@ pub mod __private {
     pub use crate::callout::live_counts;
     pub use crate::config::{ParseConfig, ParseRuleConfig};
     pub use crate::executor::boxed_task;
+    pub use crate::host::exports::start;
     pub use crate::plugin::{
         assert_plugin, into_action, into_chunk, BodyHandler, ChunkFuture, ChunkHandler, Handlers,
         HeadersHandler, IntoAction, IsHttpContext, OnRequestBody, OnRequestBodyStreaming,
         OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone,
         Plugin,
     };
-    pub use crate::root::start;
     pub use crate::rules::RuleSet;
     pub use crate::tick::{tick_context, OnTick, Tick, TickHandler, Ticks};
     pub use crate::{
@@ -142,7 +142,7 @@ pub mod __private {
             from_serde_value, parse_json, probe, ParseConfig, ParseRuleConfig,
         };
     }
-    /// The plugin's contexts and the phase traits the attributes implement.
+    /// The plugin API and the phase traits the attributes implement.
     pub mod plugin {
         pub use crate::plugin::*;
     }

@@ -1,6 +1,7 @@
 //! The plugin's root context, one per filter configuration: it parses the
 //! configuration, creates the streams, runs the `#[on_tick]` handlers, and
-//! is the context callouts are made on behalf of (`callout.rs`).
+//! is the context callouts are made on behalf of (`callout.rs`). The host's
+//! callbacks reach it through `host/exports.rs`.
 
 use crate::callout;
 use crate::executor::{self, TaskFuture};
@@ -10,17 +11,8 @@ use crate::plugin::{uses_executor, Plugin};
 use crate::rules::RuleSet;
 use crate::stream::Stream;
 use crate::tick::{TickHandler, TickState};
-use proxy_wasm::traits::{Context, HttpContext as SdkHttpContext, RootContext};
-use proxy_wasm::types::ContextType;
 use std::cell::Cell;
 use std::rc::Rc;
-
-/// Called from the generated `_initialize`: installs the logger and the root
-/// context factory.
-pub fn start<P: Plugin>() {
-    logger::install(P::NAME, P::HIGRESS_LOG);
-    proxy_wasm::set_root_context(|context_id| Box::new(Root::<P>::new(context_id)));
-}
 
 /// The plugin's root context: parses the configuration, creates streams.
 pub(crate) struct Root<P: Plugin> {
@@ -33,7 +25,7 @@ pub(crate) struct Root<P: Plugin> {
 }
 
 impl<P: Plugin> Root<P> {
-    fn new(context_id: u32) -> Self {
+    pub(crate) fn new(context_id: u32) -> Self {
         if uses_executor::<P>() {
             executor::add_root(context_id);
         }
@@ -45,9 +37,13 @@ impl<P: Plugin> Root<P> {
         }
     }
 
+    pub(crate) fn context_id(&self) -> u32 {
+        self.context_id
+    }
+
     /// A (new) configuration: parsed, it replaces the one in use; refused,
     /// the one in use stays (and the host refuses the update).
-    fn configure(&mut self, plugin_configuration_size: usize) -> bool {
+    pub(crate) fn configure(&mut self, plugin_configuration_size: usize) -> bool {
         logger::refresh_level();
         let raw = match host::get_buffer(
             BufferType::PluginConfiguration,
@@ -75,7 +71,7 @@ impl<P: Plugin> Root<P> {
     }
 
     /// A new stream, with the config it runs with.
-    fn new_stream(&self, context_id: u32) -> Stream<P> {
+    pub(crate) fn new_stream(&self, context_id: u32) -> Stream<P> {
         // Without rules every stream gets the global config now; with rules
         // the config is picked at request headers.
         let (config, rules) = match &self.config {
@@ -110,7 +106,7 @@ impl<P: Plugin> Root<P> {
 
     /// A host tick: runs the tick handlers whose turn it is, with the global
     /// config.
-    fn tick(&mut self) {
+    pub(crate) fn tick(&mut self) {
         if !P::has_ticks() {
             return;
         }
@@ -181,51 +177,5 @@ impl<P: Plugin> Drop for Root<P> {
             self.context_id,
             executor::root_count()
         );
-    }
-}
-
-impl<P: Plugin> Context for Root<P> {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        num_headers: usize,
-        body_size: usize,
-        num_trailers: usize,
-    ) {
-        if !uses_executor::<P>() {
-            return;
-        }
-        let root = self.context_id;
-        callout::in_root_callback(root, || {
-            callout::on_http_call_response(root, token_id, num_headers, body_size, num_trailers)
-        });
-    }
-}
-
-impl<P: Plugin> RootContext for Root<P> {
-    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
-        logger::refresh_level();
-        true
-    }
-
-    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        self.configure(plugin_configuration_size)
-    }
-
-    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn SdkHttpContext>> {
-        Some(Box::new(self.new_stream(context_id)))
-    }
-
-    fn on_queue_ready(&mut self, _queue_id: u32) {
-        // `callout.rs` calls this with `SDK_ROOT_MARKER_QUEUE` only to point
-        // the SDK at this root; the framework has no queues of its own.
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-
-    fn on_tick(&mut self) {
-        self.tick()
     }
 }

@@ -1,6 +1,7 @@
 //! One HTTP stream: its config (picked by the rules at request headers),
 //! its [`HttpContext`](crate::HttpContext), and the phases that run the handlers — headers and
-//! stream-done here, bodies in `body/`.
+//! stream-done here, bodies in `body/`. The host's callbacks reach it
+//! through `host/exports.rs`.
 //!
 //! While a stream's async handler waits, its task owns the stream's
 //! [`HttpContext`](crate::HttpContext) and leaves it in its executor slot when it completes,
@@ -14,7 +15,6 @@ use crate::host::{self, MapType};
 use crate::plugin::{uses_executor, HeadersHandler, Plugin};
 use crate::rebuild;
 use crate::rules::{RequestFacts, RuleSet, CONSUMER_HEADER};
-use proxy_wasm::traits::{Context, HttpContext as SdkHttpContext};
 use proxy_wasm::types::Action;
 use std::rc::Rc;
 
@@ -52,8 +52,12 @@ impl<P: Plugin> Stream<P> {
         }
     }
 
+    pub(crate) fn context_id(&self) -> u32 {
+        self.ctx.context_id()
+    }
+
     /// The request headers: the stream's first callback.
-    fn request_headers(&mut self, end_of_stream: bool) -> Action {
+    pub(crate) fn request_headers(&mut self, end_of_stream: bool) -> Action {
         let handlers = P::handlers();
         if uses_executor::<P>() {
             executor::run_pending(self.ctx.context_id());
@@ -84,7 +88,7 @@ impl<P: Plugin> Stream<P> {
         self.headers_phase(handlers.request_headers, end_of_stream, Direction::Request)
     }
 
-    fn response_headers(&mut self, end_of_stream: bool) -> Action {
+    pub(crate) fn response_headers(&mut self, end_of_stream: bool) -> Action {
         let handlers = P::handlers();
         // A response while the request's headers are still held for a body
         // that never came, or a second response (a timeout's local reply)
@@ -182,7 +186,7 @@ impl<P: Plugin> Stream<P> {
     /// A body callback (`body_size: None` in the trailers callback, which
     /// ends a message that has trailers: no body chunk then says
     /// `end_of_stream`).
-    fn body(
+    pub(crate) fn body(
         &mut self,
         body_size: Option<usize>,
         end_of_stream: bool,
@@ -209,7 +213,7 @@ impl<P: Plugin> Stream<P> {
     }
 
     /// The stream is done (`on_log`): the stream-done handler runs.
-    fn done(&mut self) {
+    pub(crate) fn done(&mut self) {
         let Some(handler) = P::handlers().stream_done else {
             return;
         };
@@ -284,60 +288,5 @@ impl RequestFacts for HostFacts {
     fn consumer(&mut self) -> &str {
         self.consumer
             .get_or_insert_with(|| request_header(CONSUMER_HEADER))
-    }
-}
-
-impl<P: Plugin> Context for Stream<P> {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        num_headers: usize,
-        body_size: usize,
-        num_trailers: usize,
-    ) {
-        // Callouts are recorded against the root, so answers arrive there;
-        // this is only a fallback for hosts that route them otherwise.
-        if !uses_executor::<P>() {
-            return;
-        }
-        callout::on_http_call_response(
-            self.ctx.context_id(),
-            token_id,
-            num_headers,
-            body_size,
-            num_trailers,
-        );
-    }
-}
-
-impl<P: Plugin> SdkHttpContext for Stream<P> {
-    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        self.request_headers(end_of_stream)
-    }
-
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.body(Some(body_size), end_of_stream, Direction::Request)
-    }
-
-    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
-        // Trailers end the message: the body handler runs now, whatever the
-        // body chunks said (else a body check is bypassed by adding trailers).
-        self.body(None, true, Direction::Request)
-    }
-
-    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        self.response_headers(end_of_stream)
-    }
-
-    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.body(Some(body_size), end_of_stream, Direction::Response)
-    }
-
-    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
-        self.body(None, true, Direction::Response)
-    }
-
-    fn on_log(&mut self) {
-        self.done()
     }
 }
