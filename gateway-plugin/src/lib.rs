@@ -56,6 +56,9 @@ mod gjson;
 pub mod host;
 mod http_client;
 mod logger;
+// Only what the `__` macros expand to (re-exported under `__private`).
+#[doc(hidden)]
+mod lookup;
 mod metrics;
 mod plugin;
 mod rebuild;
@@ -139,14 +142,18 @@ pub mod __private {
     pub mod config {
         pub use crate::config::{
             from_default, from_parse_fn, from_parse_rule_fn, from_serde, from_serde_or_default,
-            from_serde_value, parse_json, probe, ParseConfig, ParseRuleConfig,
+            from_serde_value, parse_json, ParseConfig, ParseRuleConfig,
         };
     }
-    /// The plugin API and the phase traits the attributes implement.
+    /// The compile-time handler lookup the `__` macros expand to.
+    pub mod lookup {
+        pub use crate::lookup::*;
+    }
+    /// The plugin API: the phase traits the attributes implement.
     pub mod plugin {
         pub use crate::plugin::*;
     }
-    /// `#[on_tick]`'s slots and probe.
+    /// `#[on_tick]`'s slots.
     pub mod tick {
         pub use crate::tick::*;
     }

@@ -57,7 +57,10 @@ impl<P: Plugin> Root<P> {
             }
         };
         match P::parse_config(&raw) {
-            Ok(config) => {
+            Ok(mut config) => {
+                if let Some(id) = config.take_plugin_id() {
+                    logger::set_plugin_id(id);
+                }
                 self.config = Some(Rc::new(config));
                 self.start_ticks()
             }

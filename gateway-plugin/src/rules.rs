@@ -37,6 +37,9 @@ pub(crate) const CONSUMER_HEADER: &str = "x-mse-consumer";
 pub struct RuleSet<C> {
     global: Option<Rc<C>>,
     rules: Vec<Rule<C>>,
+    /// Higress's `_plugin_id_`, for its log line format (the root hands it
+    /// to the logger); not the plugin's field.
+    plugin_id: Option<String>,
 }
 
 struct Rule<C> {
@@ -50,7 +53,13 @@ impl<C> RuleSet<C> {
         RuleSet {
             global: Some(Rc::new(config)),
             rules: Vec::new(),
+            plugin_id: None,
         }
+    }
+
+    /// The document's `_plugin_id_` (Higress's), taken out of the set.
+    pub(crate) fn take_plugin_id(&mut self) -> Option<String> {
+        self.plugin_id.take()
     }
 
     /// The global config, if the document has one.
@@ -125,54 +134,105 @@ pub(crate) fn parse_merging<C>(
         // Not an object: the plugin's parser says what it thinks of it.
         return parse(&json).map(RuleSet::global);
     };
-    // Higress's plugin id, for its log line format; not the plugin's field.
-    if let Some(id) = global.remove(PLUGIN_ID) {
-        crate::logger::set_plugin_id(id.as_str().unwrap_or_default());
-    }
-    let rules = match global.remove(RULES) {
-        None => return parse(&Value::Object(global)).map(RuleSet::global),
-        Some(Value::Array(rules)) => rules,
-        Some(other) => {
-            return Err(ConfigError::at(
-                RULES,
-                format_args!("must be a list of rules, not {}", kind(&other)),
-            ))
-        }
+    let plugin_id = global
+        .remove(PLUGIN_ID)
+        .map(|id| id.as_str().unwrap_or_default().to_string());
+    let Some(rules) = take_rules(&mut global)? else {
+        let mut set = RuleSet::global(parse(&Value::Object(global))?);
+        set.plugin_id = plugin_id;
+        return Ok(set);
     };
     let global_json = (merge && parse_rule.is_none()).then(|| global.clone());
-    let global = match global.is_empty() {
-        true => None,
-        false => match parse(&Value::Object(global)) {
-            Ok(config) => Some(config),
-            Err(err) if rules.is_empty() => return Err(err),
-            Err(err) => {
-                // Go drops a global part that does not parse when there are
-                // rules; ported configurations rely on it.
-                log::warn!("{err}; the global configuration is ignored, only `_rules_` apply");
-                None
-            }
-        },
-    };
+    let global = parse_global(global, parse, rules.is_empty())?;
     if rules.is_empty() && global.is_none() {
         return Err(ConfigError::at(
             RULES,
             "no valid rules, and no global configuration",
         ));
     }
-    // An override parser builds on the global config; without one (a
-    // document of `_rules_` only) it builds on the config of `{}`.
-    let base = match (parse_rule, &global) {
-        (Some(_), None) => Some(parse(&Value::Object(Map::new())).map_err(|err| {
+    let base = rule_base(parse, parse_rule, &global)?;
+    let global = global.map(Rc::new);
+    let rule_parser = RuleParser {
+        parse,
+        parse_rule,
+        base: global.as_deref().or(base.as_ref()),
+        global_json: global_json.as_ref(),
+    };
+    let mut parsed = Vec::with_capacity(rules.len());
+    for (index, rule) in rules.into_iter().enumerate() {
+        parsed.push(rule_parser.parse(index, rule)?);
+    }
+    Ok(RuleSet {
+        global,
+        rules: parsed,
+        plugin_id,
+    })
+}
+
+/// Takes `_rules_` out of the document: `None` if it has none.
+fn take_rules(document: &mut Map<String, Value>) -> Result<Option<Vec<Value>>, ConfigError> {
+    match document.remove(RULES) {
+        None => Ok(None),
+        Some(Value::Array(rules)) => Ok(Some(rules)),
+        Some(other) => Err(ConfigError::at(
+            RULES,
+            format_args!("must be a list of rules, not {}", kind(&other)),
+        )),
+    }
+}
+
+/// The global part of a document with `_rules_`: `None` if it is empty.
+fn parse_global<C>(
+    global: Map<String, Value>,
+    parse: ParseFn<C>,
+    no_rules: bool,
+) -> Result<Option<C>, ConfigError> {
+    if global.is_empty() {
+        return Ok(None);
+    }
+    match parse(&Value::Object(global)) {
+        Ok(config) => Ok(Some(config)),
+        Err(err) if no_rules => Err(err),
+        Err(err) => {
+            // Go drops a global part that does not parse when there are
+            // rules; ported configurations rely on it.
+            log::warn!("{err}; the global configuration is ignored, only `_rules_` apply");
+            Ok(None)
+        }
+    }
+}
+
+/// What an override parser builds on when there is no global config (a
+/// document of `_rules_` only): the config of `{}`.
+fn rule_base<C>(
+    parse: ParseFn<C>,
+    parse_rule: Option<ParseRuleFn<C>>,
+    global: &Option<C>,
+) -> Result<Option<C>, ConfigError> {
+    match (parse_rule, global) {
+        (Some(_), None) => parse(&Value::Object(Map::new())).map(Some).map_err(|err| {
             ConfigError::at(
                 RULES,
                 format_args!("the rules build on the global configuration, and an empty one is refused: {err}"),
             )
-        })?),
-        _ => None,
-    };
-    let global = global.map(Rc::new);
-    let mut parsed = Vec::with_capacity(rules.len());
-    for (index, rule) in rules.into_iter().enumerate() {
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// How each rule of a document is parsed.
+struct RuleParser<'a, C> {
+    parse: ParseFn<C>,
+    parse_rule: Option<ParseRuleFn<C>>,
+    /// The config an override parser builds on.
+    base: Option<&'a C>,
+    /// The global JSON object rules are merged over (`merge`).
+    global_json: Option<&'a Map<String, Value>>,
+}
+
+impl<C> RuleParser<'_, C> {
+    /// Rule `index` of `_rules_`: its match keys and its config.
+    fn parse(&self, index: usize, rule: Value) -> Result<Rule<C>, ConfigError> {
         let place = format!("{RULES}[{index}]");
         let Value::Object(mut body) = rule else {
             return Err(ConfigError::at(
@@ -181,32 +241,25 @@ pub(crate) fn parse_merging<C>(
             ));
         };
         let matcher = Matcher::take_from(&mut body, &place)?;
-        if let Some(global_json) = &global_json {
+        if let Some(global_json) = self.global_json {
             let mut merged = global_json.clone();
             merged.extend(body);
             body = merged;
         }
         let body = Value::Object(body);
-        let config = match parse_rule {
-            Some(parse_rule) => {
-                let base = global.as_deref().or(base.as_ref());
-                match base {
-                    Some(base) => parse_rule(&body, base),
-                    None => unreachable!("a base config exists when there is a rule parser"),
-                }
-            }
-            None => parse(&body),
+        let config = match self.parse_rule {
+            Some(parse_rule) => match self.base {
+                Some(base) => parse_rule(&body, base),
+                None => unreachable!("a base config exists when there is a rule parser"),
+            },
+            None => (self.parse)(&body),
         }
         .map_err(|err| err.within(&place))?;
-        parsed.push(Rule {
+        Ok(Rule {
             matcher,
             config: Rc::new(config),
-        });
+        })
     }
-    Ok(RuleSet {
-        global,
-        rules: parsed,
-    })
 }
 
 fn kind(value: &Value) -> &'static str {
