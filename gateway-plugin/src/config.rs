@@ -154,6 +154,11 @@ pub fn from_default<C: Default>(raw: &[u8]) -> Result<C, ConfigError> {
     }
 }
 
+/// A parser for one part of the document: the global part, or a rule alone.
+pub(crate) type ParseFn<C> = fn(&serde_json::Value) -> Result<C, ConfigError>;
+/// A parser for a rule given the global config (Go's `ParseOverrideConfig`).
+pub(crate) type ParseRuleFn<C> = fn(&serde_json::Value, &C) -> Result<C, ConfigError>;
+
 /// Implemented by `#[parse_config]` for the type its function returns.
 pub trait ParseConfig: Sized {
     /// Calls the `#[parse_config]` function on (a part of) the configuration.
@@ -164,6 +169,42 @@ pub trait ParseConfig: Sized {
 pub trait ParseRuleConfig: Sized {
     /// Calls the `#[parse_rule_config]` function on a rule.
     fn parse_rule_config(json: &serde_json::Value, global: &Self) -> Result<Self, ConfigError>;
+}
+
+/// The configuration sources' last tier ("no source"), declared here by
+/// hand rather than with `lookup.rs`'s other tiers: the compile error it
+/// exists for names this place (and the ui-tests' snapshots show it).
+/// `lookup.rs` implements it.
+#[doc(hidden)]
+pub(crate) mod probe {
+    use super::{ConfigError, ParseRuleFn};
+
+    /// Never implemented: the bound on [`NoConfigSource::parse_config`] turns
+    /// "no configuration source" into an error that says what to do.
+    #[diagnostic::on_unimplemented(
+        message = "the plugin configuration type `{Self}` cannot be built from the gateway's configuration",
+        label = "no configuration source for `{Self}`",
+        note = "derive `Deserialize` for it, write a `#[parse_config]` function that returns it, or implement `Default` for a plugin that takes no configuration"
+    )]
+    pub trait ConfigSource {}
+
+    pub trait NoConfigSource<C> {
+        /// What `parse_rules` returns: `RuleSet<C>` (named where it is
+        /// implemented, so this module needs no `rules.rs`).
+        type Rules;
+        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>
+        where
+            C: ConfigSource;
+        fn may_have_rules(&self) -> bool;
+        fn parse_rules(
+            &self,
+            raw: &[u8],
+            rule: Option<ParseRuleFn<C>>,
+            merge: bool,
+        ) -> Result<Self::Rules, ConfigError>
+        where
+            C: ConfigSource;
+    }
 }
 
 #[cfg(test)]

@@ -118,12 +118,13 @@ pub mod prelude {
 /// What generated code calls. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::body::into_chunk;
     pub use crate::callout::live_counts;
     pub use crate::config::{ParseConfig, ParseRuleConfig};
     pub use crate::executor::boxed_task;
     pub use crate::host::exports::start;
     pub use crate::plugin::{
-        assert_plugin, into_action, into_chunk, BodyHandler, ChunkFuture, ChunkHandler, Handlers,
+        assert_plugin, into_action, BodyHandler, ChunkFuture, ChunkHandler, Handlers,
         HeadersHandler, IntoAction, IsHttpContext, OnRequestBody, OnRequestBodyStreaming,
         OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone,
         Plugin,

@@ -24,10 +24,9 @@ thread_local! {
     static PLUGIN_ID: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Remembers the configuration's `_plugin_id_` for Higress-format lines
-/// (the root hands it over after a configuration is accepted).
-pub(crate) fn set_plugin_id(id: String) {
-    PLUGIN_ID.with(|p| *p.borrow_mut() = Some(id));
+/// Remembers the configuration's `_plugin_id_` for Higress-format lines.
+pub(crate) fn set_plugin_id(id: &str) {
+    PLUGIN_ID.with(|p| *p.borrow_mut() = Some(id.to_string()));
 }
 
 /// Writes the line's prefix, `[name]` or `[name] [plugin-id] [request-id]`,

@@ -12,15 +12,17 @@
 //! do). Every answer is a constant, so a phase without a handler costs
 //! nothing at run time.
 
+pub use crate::config::probe::{ConfigSource, NoConfigSource};
 use crate::config::{
     from_default, from_serde, from_serde_or_default, from_serde_value, is_blank, parse_json,
-    ConfigError, ParseConfig, ParseRuleConfig,
+    ConfigError, ParseConfig, ParseRuleConfig, ParseRuleFn,
 };
+use crate::logger;
 use crate::plugin::{
     BodyHandler, ChunkHandler, HeadersHandler, OnRequestBody, OnRequestBodyStreaming,
     OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone,
 };
-use crate::rules::{self, ParseRuleFn, RuleSet};
+use crate::rules::{self, RuleSet};
 use crate::tick::{OnTick, Tick};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -365,19 +367,17 @@ macro_rules! __has_ticks {
 // ---- configuration sources: `__parse_config!`, `__parse_rules!` -------------------
 
 /// One tier of configuration source: `$tier` is implemented for `$probe`
-/// (its depth of references is its rank) when `C` has `$bounds`. The
-/// methods of the last tier also require `$never`, which no type has.
+/// (its depth of references is its rank) when `C` has `$bounds`. The last
+/// tier, none, is `config::probe::NoConfigSource`.
 macro_rules! config_sources {
-    ($($(#[$doc:meta])* $tier:ident for $probe:ty, where C: [$($bounds:tt)*]
-        $(, never $never:path)?;
+    ($($(#[$doc:meta])* $tier:ident for $probe:ty, where C: [$($bounds:tt)*];
         may_have_rules: $rules:expr;
         parse_config($raw:ident) $parse:block
         parse_rules($rules_raw:ident, $rule:pat, $merge:pat) $parse_rules:block
     )*) => {$(
         $(#[$doc])*
         pub trait $tier<C> {
-            fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>
-            $(where C: $never)?;
+            fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
             /// Whether the configuration may hold `_rules_` (constant per type).
             fn may_have_rules(&self) -> bool;
             fn parse_rules(
@@ -385,8 +385,7 @@ macro_rules! config_sources {
                 raw: &[u8],
                 rule: Option<ParseRuleFn<C>>,
                 merge: bool,
-            ) -> Result<RuleSet<C>, ConfigError>
-            $(where C: $never)?;
+            ) -> Result<RuleSet<C>, ConfigError>;
         }
         impl<C: $($bounds)*> $tier<C> for $probe {
             #[inline(always)]
@@ -394,7 +393,6 @@ macro_rules! config_sources {
                 $rules
             }
             fn parse_config(&self, $raw: &[u8]) -> Result<C, ConfigError>
-            $(where C: $never)?
             $parse
             fn parse_rules(
                 &self,
@@ -402,7 +400,6 @@ macro_rules! config_sources {
                 $rule: Option<ParseRuleFn<C>>,
                 $merge: bool,
             ) -> Result<RuleSet<C>, ConfigError>
-            $(where C: $never)?
             $parse_rules
         }
     )*};
@@ -413,7 +410,7 @@ config_sources! {
     ViaParseFn for &&&&Probe<C>, where C: [ParseConfig];
         may_have_rules: true;
         parse_config(raw) { C::parse_config(&parse_json(raw)?) }
-        parse_rules(raw, rule, merge) { rules::parse_merging(raw, C::parse_config, rule, merge) }
+        parse_rules(raw, rule, merge) { rules::parse_merging(raw, C::parse_config, rule, merge, logger::set_plugin_id) }
 
     /// serde, an empty configuration meaning `Default`.
     ViaSerdeOrDefault for &&&Probe<C>, where C: [DeserializeOwned + Default];
@@ -422,7 +419,7 @@ config_sources! {
         parse_rules(raw, rule, merge) {
             match is_blank(raw) {
                 true => Ok(RuleSet::global(C::default())),
-                false => rules::parse_merging(raw, from_serde_value::<C>, rule, merge),
+                false => rules::parse_merging(raw, from_serde_value::<C>, rule, merge, logger::set_plugin_id),
             }
         }
 
@@ -430,7 +427,7 @@ config_sources! {
     ViaSerde for &&Probe<C>, where C: [DeserializeOwned];
         may_have_rules: true;
         parse_config(raw) { from_serde(raw) }
-        parse_rules(raw, rule, merge) { rules::parse_merging(raw, from_serde_value::<C>, rule, merge) }
+        parse_rules(raw, rule, merge) { rules::parse_merging(raw, from_serde_value::<C>, rule, merge, logger::set_plugin_id) }
 
     /// `Default` alone: a plugin that takes no configuration, and no
     /// `_rules_` either (no JSON parser here, so it stays small).
@@ -438,22 +435,33 @@ config_sources! {
         may_have_rules: false;
         parse_config(raw) { from_default(raw) }
         parse_rules(raw, _rule, _merge) { from_default(raw).map(RuleSet::global) }
-
-    /// No source: the `ConfigSource` bound reports the one error.
-    NoConfigSource for Probe<C>, where C: [], never ConfigSource;
-        may_have_rules: false;
-        parse_config(_raw) { unreachable!("ConfigSource has no implementations") }
-        parse_rules(_raw, _rule, _merge) { unreachable!("ConfigSource has no implementations") }
 }
 
-/// Never implemented: the bound on [`NoConfigSource::parse_config`] turns
-/// "no configuration source" into an error that says what to do.
-#[diagnostic::on_unimplemented(
-    message = "the plugin configuration type `{Self}` cannot be built from the gateway's configuration",
-    label = "no configuration source for `{Self}`",
-    note = "derive `Deserialize` for it, write a `#[parse_config]` function that returns it, or implement `Default` for a plugin that takes no configuration"
-)]
-pub trait ConfigSource {}
+/// No source: the `ConfigSource` bound (which no type meets) reports the
+/// one error, naming what to do.
+impl<C> NoConfigSource<C> for Probe<C> {
+    type Rules = RuleSet<C>;
+    fn may_have_rules(&self) -> bool {
+        false
+    }
+    fn parse_config(&self, _raw: &[u8]) -> Result<C, ConfigError>
+    where
+        C: ConfigSource,
+    {
+        unreachable!("ConfigSource has no implementations")
+    }
+    fn parse_rules(
+        &self,
+        _raw: &[u8],
+        _rule: Option<ParseRuleFn<C>>,
+        _merge: bool,
+    ) -> Result<RuleSet<C>, ConfigError>
+    where
+        C: ConfigSource,
+    {
+        unreachable!("ConfigSource has no implementations")
+    }
+}
 
 probe! {
     /* A `#[parse_rule_config]` function, if the type has one. */

@@ -361,25 +361,3 @@ impl IntoChunk for &str {
         Chunk::Replace(self.as_bytes().to_vec())
     }
 }
-
-/// Converts a streaming handler's return value (called by generated code,
-/// spanned at the handler's return type).
-#[inline(always)]
-pub fn into_chunk<T: IntoChunk>(value: T) -> Chunk {
-    value.into_chunk()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn return_values_become_chunks() {
-        assert_eq!(into_chunk(b"x".to_vec()), Chunk::Replace(b"x".to_vec()));
-        assert_eq!(into_chunk(String::from("y")), Chunk::Replace(b"y".to_vec()));
-        assert_eq!(into_chunk("z"), Chunk::Replace(b"z".to_vec()));
-        assert_eq!(into_chunk(&b"w"[..]), Chunk::Replace(b"w".to_vec()));
-        assert_eq!(into_chunk(Chunk::Pass), Chunk::Pass);
-        assert_eq!(Chunk::drop_chunk(), Chunk::Replace(Vec::new()));
-    }
-}

@@ -57,10 +57,7 @@ impl<P: Plugin> Root<P> {
             }
         };
         match P::parse_config(&raw) {
-            Ok(mut config) => {
-                if let Some(id) = config.take_plugin_id() {
-                    logger::set_plugin_id(id);
-                }
+            Ok(config) => {
                 self.config = Some(Rc::new(config));
                 self.start_ticks()
             }

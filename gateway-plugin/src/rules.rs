@@ -18,7 +18,7 @@
 //! on purpose (a global part that does not parse is dropped when rules
 //! exist), this keeps Go's behaviour and logs a warning.
 
-use crate::config::{parse_json, ConfigError};
+use crate::config::{parse_json, ConfigError, ParseFn, ParseRuleFn};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -37,9 +37,6 @@ pub(crate) const CONSUMER_HEADER: &str = "x-mse-consumer";
 pub struct RuleSet<C> {
     global: Option<Rc<C>>,
     rules: Vec<Rule<C>>,
-    /// Higress's `_plugin_id_`, for its log line format (the root hands it
-    /// to the logger); not the plugin's field.
-    plugin_id: Option<String>,
 }
 
 struct Rule<C> {
@@ -53,13 +50,7 @@ impl<C> RuleSet<C> {
         RuleSet {
             global: Some(Rc::new(config)),
             rules: Vec::new(),
-            plugin_id: None,
         }
-    }
-
-    /// The document's `_plugin_id_` (Higress's), taken out of the set.
-    pub(crate) fn take_plugin_id(&mut self) -> Option<String> {
-        self.plugin_id.take()
     }
 
     /// The global config, if the document has one.
@@ -96,11 +87,6 @@ pub(crate) trait RequestFacts {
     fn consumer(&mut self) -> &str;
 }
 
-/// A parser for one part of the document: the global part, or a rule alone.
-pub(crate) type ParseFn<C> = fn(&Value) -> Result<C, ConfigError>;
-/// A parser for a rule given the global config (Go's `ParseOverrideConfig`).
-pub(crate) type ParseRuleFn<C> = fn(&Value, &C) -> Result<C, ConfigError>;
-
 /// [`parse_merging`] without merging (the tests' shorthand).
 #[cfg(test)]
 fn parse<C>(
@@ -108,19 +94,23 @@ fn parse<C>(
     parse: ParseFn<C>,
     parse_rule: Option<ParseRuleFn<C>>,
 ) -> Result<RuleSet<C>, ConfigError> {
-    parse_merging(raw, parse, parse_rule, false)
+    parse_merging(raw, parse, parse_rule, false, |_| {})
 }
 
 /// Splits the configuration into its global part and `_rules_`, and parses
 /// each with `parse` (rules with `parse_rule` when the plugin has one).
 /// With `merge` (`#[plugin(rule_config = "merge")]`) and no rule parser,
 /// each rule's top-level keys are laid over the global JSON object and the
-/// result is parsed, so a rule states only what it changes.
+/// result is parsed, so a rule states only what it changes. The document's
+/// `_plugin_id_` (Higress's, for its log line format; not the plugin's
+/// field) goes to `on_plugin_id` before any part is parsed, so the
+/// plugin's own parser already logs with it.
 pub(crate) fn parse_merging<C>(
     raw: &[u8],
     parse: ParseFn<C>,
     parse_rule: Option<ParseRuleFn<C>>,
     merge: bool,
+    on_plugin_id: impl FnOnce(&str),
 ) -> Result<RuleSet<C>, ConfigError> {
     let json = parse_json(raw)?;
     let Value::Object(mut global) = json else {
@@ -134,13 +124,11 @@ pub(crate) fn parse_merging<C>(
         // Not an object: the plugin's parser says what it thinks of it.
         return parse(&json).map(RuleSet::global);
     };
-    let plugin_id = global
-        .remove(PLUGIN_ID)
-        .map(|id| id.as_str().unwrap_or_default().to_string());
+    if let Some(id) = global.remove(PLUGIN_ID) {
+        on_plugin_id(id.as_str().unwrap_or_default());
+    }
     let Some(rules) = take_rules(&mut global)? else {
-        let mut set = RuleSet::global(parse(&Value::Object(global))?);
-        set.plugin_id = plugin_id;
-        return Ok(set);
+        return parse(&Value::Object(global)).map(RuleSet::global);
     };
     let global_json = (merge && parse_rule.is_none()).then(|| global.clone());
     let global = parse_global(global, parse, rules.is_empty())?;
@@ -165,7 +153,6 @@ pub(crate) fn parse_merging<C>(
     Ok(RuleSet {
         global,
         rules: parsed,
-        plugin_id,
     })
 }
 
@@ -824,7 +811,7 @@ mod tests {
     fn merged_rules_state_only_what_they_change() {
         let doc = br#"{"name": "global", "age": 40,
             "_rules_": [{"_match_route_": ["r1"], "age": 7}]}"#;
-        let set = parse_merging(doc, parse_custom, None, true).unwrap();
+        let set = parse_merging(doc, parse_custom, None, true, |_| {}).unwrap();
         let mut r1 = Facts {
             route: "r1".into(),
             ..Facts::default()

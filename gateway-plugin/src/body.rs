@@ -35,7 +35,7 @@ use crate::context::{BodyControl, HttpContext};
 use crate::direction::Direction;
 use crate::executor::{LentContext, TaskFuture};
 use crate::host;
-use crate::plugin::{BodyHandler, ChunkHandler, HeadersHandler, Plugin};
+use crate::plugin::{BodyHandler, Chunk, ChunkHandler, HeadersHandler, IntoChunk, Plugin};
 use after_headers::AfterHeaders;
 use held::{append_at_end, apply_chunk, chunk_task, Held};
 use proxy_wasm::types::Action;
@@ -43,6 +43,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub(crate) use after_headers::headers_then_body;
+
+/// Converts a streaming handler's return value (called by generated code,
+/// spanned at the handler's return type).
+#[inline(always)]
+pub fn into_chunk<T: IntoChunk>(value: T) -> Chunk {
+    value.into_chunk()
+}
 
 /// How a direction's body is handled for one stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +128,9 @@ pub(crate) struct Bodies {
 }
 
 /// What the headers phase of a direction learns about the body after it,
-/// before its handler runs.
+/// before its handler runs. (Its making and its methods are inlined: for a
+/// plugin without body handlers its answers are constants, and its `.wasm`
+/// carries none of this.)
 #[derive(Clone, Copy)]
 pub(crate) struct BodyPlan {
     /// A body handler will read (and may change) a body that follows.
@@ -142,6 +151,7 @@ impl Bodies {
     /// here, does not unless the handler opted in), and whether the headers
     /// wait for it (`hold_headers`, where the gateway allows it: it passes
     /// the body on to the plugin meanwhile).
+    #[inline(always)]
     pub(crate) fn plan<P: Plugin>(
         bodies: &mut Option<Box<Bodies>>,
         end_of_stream: bool,
@@ -476,6 +486,7 @@ fn whole_body<P: Plugin>(
 impl BodyPlan {
     /// Removes `content-length` when the body handler will read (and may
     /// change) the body that follows: it then travels chunked.
+    #[inline(always)]
     pub(crate) fn drop_content_length(self, ctx: &mut LentContext) {
         if !self.follows {
             return;
@@ -493,6 +504,7 @@ impl BodyPlan {
     /// After a sync headers handler: with `hold_headers`, a `Continue`
     /// becomes a pause that holds the headers until the body handler lets
     /// them go (unless the handler chose not to read the body).
+    #[inline(always)]
     pub(crate) fn hold(
         self,
         bodies: &mut Option<Box<Bodies>>,
@@ -516,6 +528,7 @@ impl BodyPlan {
     /// An async headers handler starts while its body may arrive (on a
     /// gateway that lets a header pause hold only the headers): the record
     /// its task and the body callbacks share ([`headers_then_body`]).
+    #[inline(always)]
     pub(crate) fn await_headers_handler(
         self,
         bodies: &mut Option<Box<Bodies>>,
@@ -535,6 +548,16 @@ impl BodyPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn return_values_become_chunks() {
+        assert_eq!(into_chunk(b"x".to_vec()), Chunk::Replace(b"x".to_vec()));
+        assert_eq!(into_chunk(String::from("y")), Chunk::Replace(b"y".to_vec()));
+        assert_eq!(into_chunk("z"), Chunk::Replace(b"z".to_vec()));
+        assert_eq!(into_chunk(&b"w"[..]), Chunk::Replace(b"w".to_vec()));
+        assert_eq!(into_chunk(Chunk::Pass), Chunk::Pass);
+        assert_eq!(Chunk::drop_chunk(), Chunk::Replace(Vec::new()));
+    }
 
     #[test]
     fn the_mode_follows_the_handlers_and_the_streams_choices() {
