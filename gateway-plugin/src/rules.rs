@@ -127,11 +127,30 @@ pub(crate) fn parse_merging<C>(
     if let Some(id) = global.remove(PLUGIN_ID) {
         on_plugin_id(id.as_str().unwrap_or_default());
     }
-    let Some(rules) = take_rules(&mut global)? else {
-        return parse(&Value::Object(global)).map(RuleSet::global);
+    let rules = match global.remove(RULES) {
+        None => return parse(&Value::Object(global)).map(RuleSet::global),
+        Some(Value::Array(rules)) => rules,
+        Some(other) => {
+            return Err(ConfigError::at(
+                RULES,
+                format_args!("must be a list of rules, not {}", kind(&other)),
+            ))
+        }
     };
     let global_json = (merge && parse_rule.is_none()).then(|| global.clone());
-    let global = parse_global(global, parse, rules.is_empty())?;
+    let global = match global.is_empty() {
+        true => None,
+        false => match parse(&Value::Object(global)) {
+            Ok(config) => Some(config),
+            Err(err) if rules.is_empty() => return Err(err),
+            Err(err) => {
+                // Go drops a global part that does not parse when there are
+                // rules; ported configurations rely on it.
+                log::warn!("{err}; the global configuration is ignored, only `_rules_` apply");
+                None
+            }
+        },
+    };
     if rules.is_empty() && global.is_none() {
         return Err(ConfigError::at(
             RULES,
@@ -140,53 +159,22 @@ pub(crate) fn parse_merging<C>(
     }
     let base = rule_base(parse, parse_rule, &global)?;
     let global = global.map(Rc::new);
-    let rule_parser = RuleParser {
-        parse,
-        parse_rule,
-        base: global.as_deref().or(base.as_ref()),
-        global_json: global_json.as_ref(),
-    };
     let mut parsed = Vec::with_capacity(rules.len());
     for (index, rule) in rules.into_iter().enumerate() {
-        parsed.push(rule_parser.parse(index, rule)?);
+        let base = global.as_deref().or(base.as_ref());
+        parsed.push(parse_rule_at(
+            index,
+            rule,
+            parse,
+            parse_rule,
+            base,
+            global_json.as_ref(),
+        )?);
     }
     Ok(RuleSet {
         global,
         rules: parsed,
     })
-}
-
-/// Takes `_rules_` out of the document: `None` if it has none.
-fn take_rules(document: &mut Map<String, Value>) -> Result<Option<Vec<Value>>, ConfigError> {
-    match document.remove(RULES) {
-        None => Ok(None),
-        Some(Value::Array(rules)) => Ok(Some(rules)),
-        Some(other) => Err(ConfigError::at(
-            RULES,
-            format_args!("must be a list of rules, not {}", kind(&other)),
-        )),
-    }
-}
-
-/// The global part of a document with `_rules_`: `None` if it is empty.
-fn parse_global<C>(
-    global: Map<String, Value>,
-    parse: ParseFn<C>,
-    no_rules: bool,
-) -> Result<Option<C>, ConfigError> {
-    if global.is_empty() {
-        return Ok(None);
-    }
-    match parse(&Value::Object(global)) {
-        Ok(config) => Ok(Some(config)),
-        Err(err) if no_rules => Err(err),
-        Err(err) => {
-            // Go drops a global part that does not parse when there are
-            // rules; ported configurations rely on it.
-            log::warn!("{err}; the global configuration is ignored, only `_rules_` apply");
-            Ok(None)
-        }
-    }
 }
 
 /// What an override parser builds on when there is no global config (a
@@ -207,46 +195,43 @@ fn rule_base<C>(
     }
 }
 
-/// How each rule of a document is parsed.
-struct RuleParser<'a, C> {
+/// Rule `index` of `_rules_`: its match keys, and its config parsed by
+/// `parse_rule` on `base` if the plugin has one, else by `parse` (over the
+/// global JSON object with `merge`).
+fn parse_rule_at<C>(
+    index: usize,
+    rule: Value,
     parse: ParseFn<C>,
     parse_rule: Option<ParseRuleFn<C>>,
-    /// The config an override parser builds on.
-    base: Option<&'a C>,
-    /// The global JSON object rules are merged over (`merge`).
-    global_json: Option<&'a Map<String, Value>>,
-}
-
-impl<C> RuleParser<'_, C> {
-    /// Rule `index` of `_rules_`: its match keys and its config.
-    fn parse(&self, index: usize, rule: Value) -> Result<Rule<C>, ConfigError> {
-        let place = format!("{RULES}[{index}]");
-        let Value::Object(mut body) = rule else {
-            return Err(ConfigError::at(
-                place,
-                format_args!("a rule must be an object, not {}", kind(&rule)),
-            ));
-        };
-        let matcher = Matcher::take_from(&mut body, &place)?;
-        if let Some(global_json) = self.global_json {
-            let mut merged = global_json.clone();
-            merged.extend(body);
-            body = merged;
-        }
-        let body = Value::Object(body);
-        let config = match self.parse_rule {
-            Some(parse_rule) => match self.base {
-                Some(base) => parse_rule(&body, base),
-                None => unreachable!("a base config exists when there is a rule parser"),
-            },
-            None => (self.parse)(&body),
-        }
-        .map_err(|err| err.within(&place))?;
-        Ok(Rule {
-            matcher,
-            config: Rc::new(config),
-        })
+    base: Option<&C>,
+    global_json: Option<&Map<String, Value>>,
+) -> Result<Rule<C>, ConfigError> {
+    let place = format!("{RULES}[{index}]");
+    let Value::Object(mut body) = rule else {
+        return Err(ConfigError::at(
+            place,
+            format_args!("a rule must be an object, not {}", kind(&rule)),
+        ));
+    };
+    let matcher = Matcher::take_from(&mut body, &place)?;
+    if let Some(global_json) = global_json {
+        let mut merged = global_json.clone();
+        merged.extend(body);
+        body = merged;
     }
+    let body = Value::Object(body);
+    let config = match parse_rule {
+        Some(parse_rule) => match base {
+            Some(base) => parse_rule(&body, base),
+            None => unreachable!("a base config exists when there is a rule parser"),
+        },
+        None => parse(&body),
+    }
+    .map_err(|err| err.within(&place))?;
+    Ok(Rule {
+        matcher,
+        config: Rc::new(config),
+    })
 }
 
 fn kind(value: &Value) -> &'static str {
