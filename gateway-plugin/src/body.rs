@@ -19,88 +19,30 @@
 //! Buffer limits (`ctx.set_*_body_buffer_limit`) are checked wherever the
 //! plugin makes the gateway buffer: a body past the limit is answered with
 //! 413 (request) or 500 (response) and a log line that says why.
+//!
+//! This file holds a stream's body state ([`Bodies`]) and its body phases;
+//! the headers phase asks it first what body follows ([`BodyPlan`]). Beside
+//! it: `binary.rs` (bodies not read), `held.rs` (streaming), `hold.rs`
+//! (`hold_headers`) and `after_headers.rs` (a body that arrives while an
+//! async headers handler waits).
 
-use crate::context::HttpContext;
-use crate::executor::TaskFuture;
-use crate::host::{self, BufferType, MapType, StreamType};
+mod after_headers;
+mod binary;
+mod held;
+mod hold;
+
+use crate::context::{BodyControl, HttpContext};
+use crate::direction::Direction;
+use crate::executor::{LentContext, TaskFuture};
+use crate::host;
+use crate::plugin::{BodyHandler, Chunk, ChunkHandler, HeadersHandler, IntoChunk, Plugin};
+use after_headers::AfterHeaders;
+use held::{append_at_end, apply_chunk, chunk_task, Held};
 use proxy_wasm::types::Action;
 use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 
-/// What a streaming body handler sends on in place of a chunk.
-///
-/// A handler may also return `Vec<u8>` (or `String`): returning the chunk's
-/// own bytes is recognised and costs no copy into the host; `Chunk::Pass`
-/// does not even allocate.
-///
-/// ```no_run
-/// use gateway_plugin::prelude::*;
-/// # #[plugin(name = "doc")] #[derive(Deserialize, Default)] struct Config;
-///
-/// #[on_response_body(streaming)]
-/// fn redact(_ctx: &mut HttpContext, _config: &Config, chunk: &[u8], _end: bool) -> Chunk {
-///     if chunk.windows(6).any(|w| w == b"secret") {
-///         Chunk::Replace(b"data: [redacted]\n\n".to_vec())
-///     } else {
-///         Chunk::Pass
-///     }
-/// }
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Chunk {
-    /// The chunk goes on unchanged.
-    Pass,
-    /// These bytes go on instead (empty: the chunk is dropped).
-    Replace(Vec<u8>),
-}
-
-impl Chunk {
-    /// Drops the chunk: nothing goes on in its place.
-    pub const fn drop_chunk() -> Chunk {
-        Chunk::Replace(Vec::new())
-    }
-}
-
-/// What a streaming body handler may return: [`Chunk`], `Vec<u8>`, `String`,
-/// `&[u8]` or `&str` (the bytes to send on in place of the chunk).
-#[diagnostic::on_unimplemented(
-    message = "a streaming body handler cannot return `{Self}`",
-    label = "expected `Vec<u8>` or `Chunk`",
-    note = "return the bytes to send on in place of the chunk (`Vec<u8>`), or `Chunk::Pass` to send it on unchanged"
-)]
-pub trait IntoChunk {
-    /// Converts the handler's return value.
-    fn into_chunk(self) -> Chunk;
-}
-
-impl IntoChunk for Chunk {
-    fn into_chunk(self) -> Chunk {
-        self
-    }
-}
-impl IntoChunk for Vec<u8> {
-    fn into_chunk(self) -> Chunk {
-        Chunk::Replace(self)
-    }
-}
-impl IntoChunk for String {
-    fn into_chunk(self) -> Chunk {
-        Chunk::Replace(self.into_bytes())
-    }
-}
-impl IntoChunk for &[u8] {
-    fn into_chunk(self) -> Chunk {
-        Chunk::Replace(self.to_vec())
-    }
-}
-impl IntoChunk for &str {
-    fn into_chunk(self) -> Chunk {
-        Chunk::Replace(self.as_bytes().to_vec())
-    }
-}
+pub(crate) use after_headers::headers_then_body;
 
 /// Converts a streaming handler's return value (called by generated code,
 /// spanned at the handler's return type).
@@ -109,79 +51,9 @@ pub fn into_chunk<T: IntoChunk>(value: T) -> Chunk {
     value.into_chunk()
 }
 
-/// A sync streaming handler.
-pub(crate) type ChunkFn<C> = fn(&mut HttpContext, &C, &[u8], bool) -> Chunk;
-/// The future of an async streaming handler, borrowing its arguments.
-pub type ChunkFuture<'a> = Pin<Box<dyn Future<Output = Chunk> + 'a>>;
-/// An async streaming handler, wrapped to box its future.
-pub(crate) type AsyncChunkFn<C> =
-    for<'a> fn(&'a mut HttpContext, &'a C, &'a [u8], bool) -> ChunkFuture<'a>;
-
-/// A streaming body handler, sync or async.
-pub enum ChunkHandler<C> {
-    /// `fn(..) -> Vec<u8>` (or [`Chunk`])
-    Sync(ChunkFn<C>),
-    /// `async fn(..) -> Vec<u8>` (or [`Chunk`])
-    Async(AsyncChunkFn<C>),
-}
-
-// Derived Clone/Copy would require `C: Copy`.
-impl<C> Clone for ChunkHandler<C> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<C> Copy for ChunkHandler<C> {}
-
-/// Request or response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
-    Request,
-    Response,
-}
-
-impl Direction {
-    pub(crate) fn buffer(self) -> BufferType {
-        match self {
-            Direction::Request => BufferType::HttpRequestBody,
-            Direction::Response => BufferType::HttpResponseBody,
-        }
-    }
-    pub(crate) fn headers(self) -> MapType {
-        match self {
-            Direction::Request => MapType::HttpRequestHeaders,
-            Direction::Response => MapType::HttpResponseHeaders,
-        }
-    }
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Direction::Request => "request",
-            Direction::Response => "response",
-        }
-    }
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-    pub(crate) fn stream(self) -> StreamType {
-        match self {
-            Direction::Request => StreamType::HttpRequest,
-            Direction::Response => StreamType::HttpResponse,
-        }
-    }
-}
-
-/// What a plugin decided for one direction of one stream
-/// (`ctx.dont_read_*_body()`, `ctx.buffer_*_body()`, limits).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct BodyControl {
-    pub(crate) dont_read: bool,
-    pub(crate) buffer: bool,
-    pub(crate) limit: Option<usize>,
-}
-
 /// How a direction's body is handled for one stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
+enum Mode {
     Skip,
     Whole,
     Streaming,
@@ -191,12 +63,7 @@ pub(crate) enum Mode {
 /// plugin decided for the stream: not at all (no handler, `dont_read`, or
 /// a binary body the handlers did not opt into), chunk by chunk (a
 /// streaming handler, unless the stream asked for the whole body), or whole.
-pub(crate) fn decide_mode(
-    has_whole: bool,
-    has_chunk: bool,
-    binary_skip: bool,
-    control: BodyControl,
-) -> Mode {
+fn decide_mode(has_whole: bool, has_chunk: bool, binary_skip: bool, control: BodyControl) -> Mode {
     if binary_skip || control.dont_read || !(has_whole || has_chunk) {
         Mode::Skip
     } else if has_chunk && !control.buffer {
@@ -206,50 +73,9 @@ pub(crate) fn decide_mode(
     }
 }
 
-/// Whether a body is binary by Higress's rules: its `content-type` contains
-/// `octet-stream` or `grpc`, or it has a `content-encoding`.
-pub(crate) fn is_binary(direction: Direction) -> bool {
-    let header = |name| {
-        host::get_map_value(direction.headers(), name)
-            .ok()
-            .flatten()
-    };
-    if header("content-encoding").is_some_and(|v| !v.is_empty()) {
-        return true;
-    }
-    header("content-type").is_some_and(|v| {
-        contains_ignore_case(v.as_bytes(), b"octet-stream")
-            || contains_ignore_case(v.as_bytes(), b"grpc")
-    })
-}
-
-/// Whether `haystack` contains `needle`, ASCII case-insensitively. (A plain
-/// window scan: header values are short, and `str::contains`'s searcher
-/// costs every plugin with a body handler kilobytes of code.)
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle))
-}
-
-/// Whether the request upgrades to a WebSocket (`connection: upgrade` and
-/// `upgrade: websocket`): then neither body is read.
-pub(crate) fn is_websocket() -> bool {
-    let header = |name| {
-        host::get_map_value(MapType::HttpRequestHeaders, name)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    };
-    header("upgrade").eq_ignore_ascii_case("websocket")
-        && header("connection")
-            .split(',')
-            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
-}
-
 /// Answers a stream whose buffered body went past the plugin's limit: 413
 /// for a request, 500 for a response, as the gateway does for its own.
-pub(crate) fn reject_over_limit(direction: Direction, size: usize, limit: usize) {
+fn reject_over_limit(direction: Direction, size: usize, limit: usize) {
     let (status, details) = match direction {
         Direction::Request => (413, "request_payload_too_large"),
         Direction::Response => (500, "response_payload_too_large"),
@@ -265,233 +91,458 @@ pub(crate) fn reject_over_limit(direction: Direction, size: usize, limit: usize)
     }
 }
 
-/// Adds a streaming handler's answer to a body's end that came with the
-/// trailers (its chunk was empty). Possible only where the host still
-/// buffers the body (chunks held for an awaiting handler); a body whose
-/// chunks all went on has nothing left to add to (Envoy: `BadArgument`).
-pub(crate) fn append_at_end(direction: Direction, out: Chunk) {
-    let Chunk::Replace(out) = out else { return };
-    if out.is_empty() {
-        return;
-    }
-    if let Err(err) = host::set_buffer(direction.buffer(), 0, 0, &out) {
-        log::warn!(
-            "{} bytes returned at the end of a {} body that ends with trailers are dropped: \
-             its chunks have all gone on, and the gateway has no body left to add them to ({err})",
-            out.len(),
-            direction.name()
-        );
-    }
-}
-
-/// Reads `len` bytes of the direction's buffered body from `start`.
-fn read_body(direction: Direction, start: usize, len: usize) -> Vec<u8> {
-    if len == 0 {
-        return Vec::new();
-    }
-    match host::get_buffer(direction.buffer(), start, len) {
-        Ok(bytes) => bytes.unwrap_or_default(),
+/// Reads the direction's body the host buffers, up to `size` bytes; `None`
+/// (logged) if the host refuses.
+fn read_buffered(direction: Direction, size: usize) -> Option<Vec<u8>> {
+    match host::get_buffer(direction.buffer(), 0, size) {
+        Ok(body) => Some(body.unwrap_or_default()),
         Err(err) => {
             log::error!("cannot read the {} body: {err}", direction.name());
-            Vec::new()
+            None
         }
     }
 }
 
-/// Sends `chunk`'s replacement on: the first `chunk.len()` bytes of the
-/// host's buffer become `out` (nothing is written when the handler passed
-/// the chunk on).
-pub(crate) fn apply_chunk(direction: Direction, chunk: &[u8], out: Chunk) {
-    let Chunk::Replace(out) = out else { return };
-    if out == chunk {
-        return;
-    }
-    if let Err(err) = host::set_buffer(direction.buffer(), 0, chunk.len(), &out) {
-        log::warn!("cannot replace a {} body chunk: {err}", direction.name());
-    }
-}
-
-/// The chunks of one direction that an async streaming handler holds: the
-/// host buffers them (the stream returns `Pause`), this says where each
-/// starts and what the handler made of those it has seen.
-///
-/// Bytes in the host's buffer: `[handled: consumed][current][queued...]`.
-/// Nothing is written to the host until the task ends, because the host
-/// can only replace a buffer's start (Envoy refuses writes in the middle):
-/// then the first `consumed` bytes become `output`, in one call.
-#[derive(Debug, Default)]
-pub(crate) struct Held {
-    /// An async handler's task runs (it owns the context).
-    pub(crate) running: bool,
-    /// Bytes of the host's buffer the handler has seen.
-    consumed: usize,
-    /// Bytes of the host's buffer known to this record.
-    buffered: usize,
-    /// What goes on in place of the first `consumed` bytes; `None` while
-    /// every chunk was passed on unchanged.
-    output: Option<Vec<u8>>,
-    /// Chunks that arrived while the handler ran: length, end of stream.
-    queue: VecDeque<(usize, bool)>,
-}
-
-impl Held {
-    /// Bytes of the host's buffer known to this record.
-    pub(crate) fn buffered(&self) -> usize {
-        self.buffered
-    }
-
-    /// A chunk arrived while the task runs: the host's buffer now holds
-    /// `body_size` bytes.
-    pub(crate) fn push(&mut self, body_size: usize, end_of_stream: bool) {
-        let len = body_size.saturating_sub(self.buffered);
-        self.buffered = self.buffered.max(body_size);
-        self.queue.push_back((len, end_of_stream));
-    }
-
-    /// The handler returned `out` for `chunk` (the bytes at `consumed`).
-    fn record(&mut self, direction: Direction, chunk: &[u8], out: Chunk) {
-        match out {
-            Chunk::Replace(bytes) if bytes != chunk => {
-                let output = self
-                    .output
-                    .get_or_insert_with(|| read_body(direction, 0, self.consumed));
-                output.extend_from_slice(&bytes);
-            }
-            _ => {
-                if let Some(output) = &mut self.output {
-                    output.extend_from_slice(chunk);
-                }
-            }
-        }
-        self.consumed += chunk.len();
-    }
-
-    /// The next held chunk, read from the host.
-    fn next(&mut self, direction: Direction) -> Option<(Vec<u8>, bool)> {
-        let (len, end_of_stream) = self.queue.pop_front()?;
-        Some((read_body(direction, self.consumed, len), end_of_stream))
-    }
-
-    /// The task ends: the handled bytes are replaced by what the handler
-    /// made of them, and the record is reset for the next hold.
-    fn finish(&mut self, direction: Direction) {
-        if let Some(output) = self.output.take() {
-            if self.consumed == 0 {
-                // Only the empty last call at the trailers.
-                append_at_end(direction, Chunk::Replace(output));
-            } else if let Err(err) = host::set_buffer(direction.buffer(), 0, self.consumed, &output)
-            {
-                log::warn!("cannot replace the {} body chunks: {err}", direction.name());
-            }
-        }
-        *self = Held::default();
-    }
-}
-
-/// What an async headers handler's task does once the handler is done, on
-/// a gateway that lets a header pause hold only the headers (Higress;
-/// Envoy with `allow_on_headers_stop_iteration: true`): body callbacks then
-/// arrive while the handler waits, without a context to run the body
-/// handler with. The stream must not be resumed before the body handler
-/// has seen the body, or a body check is skipped.
+/// Per direction (request, response): how a stream's body is handled. Made
+/// when a body handler first needs it, so plugins without one carry nothing.
 #[derive(Default)]
-pub(crate) struct AfterHeaders {
-    /// Body callbacks came while the headers handler waited: the next ones
-    /// (or the body handler's `Continue`) resume the stream, not the task.
-    pub(crate) body_started: bool,
-    /// Keep the headers held after the handler (`hold_headers`).
-    pub(crate) hold: bool,
-    /// The body ended meanwhile: its phase runs in the task, next.
-    pub(crate) continuation: Option<Box<dyn FnOnce(HttpContext) -> TaskFuture>>,
+pub(crate) struct Bodies {
+    // The whole-body handler has run.
+    handled: [bool; 2],
+    // A binary body (or a WebSocket): not read, unless the handler opted in.
+    binary: [bool; 2],
+    // How the body is handled, decided at its first callback.
+    mode: [Option<Mode>; 2],
+    // The plugin's buffer limit, read with the mode.
+    limit: [Option<usize>; 2],
+    // The body went past the limit and the stream was answered.
+    over_limit: [bool; 2],
+    // The chunks an async streaming handler holds; made on first use.
+    held: [Option<Rc<RefCell<Held>>>; 2],
+    // An async headers handler runs while body callbacks may arrive.
+    after_headers: [Option<Rc<RefCell<AfterHeaders>>>; 2],
+    // The headers are held for the body handler (`hold_headers`).
+    holding: [bool; 2],
+    // A body callback came.
+    seen_body: [bool; 2],
 }
 
-/// An async headers handler's task, followed by what [`AfterHeaders`] says.
-pub(crate) fn headers_then_body(
-    headers: TaskFuture,
-    after: Rc<RefCell<AfterHeaders>>,
-) -> TaskFuture {
-    Box::pin(async move {
-        let (ctx, action) = headers.await;
-        if action != Action::Continue || ctx.has_responded() {
-            return (ctx, action);
-        }
-        let next = std::mem::take(&mut *after.borrow_mut());
-        match next.continuation {
-            Some(body_phase) => body_phase(ctx).await,
-            // `Pause` here only means "do not resume": the body's callbacks
-            // (and the body handler's `Continue`) let the stream go on.
-            None if next.body_started || next.hold => (ctx, Action::Pause),
-            None => (ctx, Action::Continue),
-        }
-    })
-}
-
-thread_local! {
-    /// The gateway was seen not to pass a body on while headers were held.
-    static HOLD_REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether this VM saw that its gateway does not let headers be held.
-pub(crate) fn hold_refused() -> bool {
-    HOLD_REFUSED.with(|r| r.get())
-}
-
-/// A stream held its headers for the body handler (`hold_headers`) and its
-/// body never reached the plugin: the gateway turned the header pause into
-/// a full stop. Says so once, and holds no more headers in this VM.
-pub(crate) fn refuse_hold(direction: Direction) {
-    if HOLD_REFUSED.with(|r| r.replace(true)) {
-        return;
-    }
-    log::error!(
-        "hold_headers: the gateway did not pass the {} body on to the plugin while its \
-         headers were held, so it does not let a plugin hold headers for the body handler \
-         (upstream Envoy: set `allow_on_headers_stop_iteration: true` in the Wasm filter's \
-         `config`, Envoy 1.35 or later; Higress allows it). From now on this VM lets headers \
-         go before the body handler runs, and the header changes it makes are refused",
-        direction.name()
-    );
-}
-
-/// The task of an async streaming handler: handles `first` (the host's
-/// buffer from its start), then every chunk held meanwhile, in order; then
-/// writes the result and gives the context back (the executor resumes the
-/// stream if the task waited).
-pub(crate) fn chunk_task<C: 'static>(
-    handler: AsyncChunkFn<C>,
-    mut ctx: HttpContext,
-    config: Rc<C>,
-    held: Rc<RefCell<Held>>,
+/// What the headers phase of a direction learns about the body after it,
+/// before its handler runs. (Its making and its methods are inlined: for a
+/// plugin without body handlers its answers are constants, and its `.wasm`
+/// carries none of this.)
+#[derive(Clone, Copy)]
+pub(crate) struct BodyPlan {
+    /// A body handler will read (and may change) a body that follows.
+    pub(crate) follows: bool,
+    /// The headers wait for the body handler (`hold_headers`).
+    hold: bool,
     direction: Direction,
-    first: Vec<u8>,
-    end_of_stream: bool,
-) -> TaskFuture {
-    {
-        let mut held = held.borrow_mut();
-        held.running = true;
-        held.buffered = first.len();
+}
+
+impl Bodies {
+    /// The stream's body state, made on first use.
+    fn of(bodies: &mut Option<Box<Bodies>>) -> &mut Bodies {
+        bodies.get_or_insert_with(Box::default)
     }
-    Box::pin(async move {
-        let mut chunk = first;
-        let mut end = end_of_stream;
-        loop {
-            let out = handler(&mut ctx, &config, &chunk, end).await;
-            held.borrow_mut().record(direction, &chunk, out);
-            if ctx.has_responded() {
-                break;
+
+    /// Before a direction's headers handler: whether a body that a body
+    /// handler reads follows (a binary body, by Higress's rules decided
+    /// here, does not unless the handler opted in), and whether the headers
+    /// wait for it (`hold_headers`, where the gateway allows it: it passes
+    /// the body on to the plugin meanwhile).
+    #[inline(always)]
+    pub(crate) fn plan<P: Plugin>(
+        bodies: &mut Option<Box<Bodies>>,
+        end_of_stream: bool,
+        direction: Direction,
+    ) -> BodyPlan {
+        let handlers = P::handlers();
+        if direction == Direction::Request
+            && (handlers.has_body(Direction::Request) || handlers.has_body(Direction::Response))
+            && binary::is_websocket()
+        {
+            Bodies::of(bodies).binary = [true; 2];
+        }
+        let d = direction.index();
+        let follows = handlers.has_body(direction) && !end_of_stream && {
+            let bodies = Bodies::of(bodies);
+            if !handlers.binary[d] && !bodies.binary[d] {
+                bodies.binary[d] = binary::is_binary(direction);
             }
-            let next = held.borrow_mut().next(direction);
-            match next {
-                Some((bytes, end_of_stream)) => {
-                    chunk = bytes;
-                    end = end_of_stream;
+            !bodies.binary[d] || handlers.binary[d]
+        };
+        let hold = handlers.hold_headers[d] && follows && !hold::hold_refused();
+        BodyPlan {
+            follows,
+            hold,
+            direction,
+        }
+    }
+
+    /// A stream that held its headers (`hold_headers`) but never got a body
+    /// callback: the gateway stopped the body with the headers.
+    pub(crate) fn check_hold(&self, direction: Direction) {
+        let d = direction.index();
+        if self.holding[d] && !self.seen_body[d] {
+            hold::refuse_hold(direction);
+        }
+    }
+
+    /// How the direction's body is handled for this stream (decided once,
+    /// at its first callback, from what the headers handlers said).
+    fn mode_for<P: Plugin>(&mut self, ctx: &mut LentContext, direction: Direction) -> Mode {
+        let d = direction.index();
+        if let Some(mode) = self.mode[d] {
+            return mode;
+        }
+        let handlers = P::handlers();
+        let (whole, chunk) = handlers.body(direction);
+        let control = ctx.get().map(|ctx| ctx.body_control[d]).unwrap_or_default();
+        let binary_skip = self.binary[d] && !handlers.binary[d];
+        let mode = decide_mode(whole.is_some(), chunk.is_some(), binary_skip, control);
+        self.mode[d] = Some(mode);
+        self.limit[d] = control.limit;
+        mode
+    }
+
+    /// Whether `size` buffered bytes are past the plugin's limit; if so the
+    /// stream is answered (once) and the rest of the body goes through.
+    fn over_limit(&mut self, direction: Direction, size: usize) -> bool {
+        let d = direction.index();
+        match self.limit[d] {
+            Some(limit) if size > limit => {
+                self.over_limit[d] = true;
+                reject_over_limit(direction, size, limit);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A body callback of a stream that has a config and a body handler for
+    /// `direction` (`body_size: None` in the trailers callback, which ends a
+    /// message that has trailers: no body chunk then says `end_of_stream`).
+    pub(crate) fn body_phase<P: Plugin>(
+        &mut self,
+        ctx: &mut LentContext,
+        config: Rc<P>,
+        body_size: Option<usize>,
+        end_of_stream: bool,
+        direction: Direction,
+    ) -> Action {
+        let d = direction.index();
+        self.seen_body[d] = true;
+        if self.over_limit[d] {
+            return Action::Continue;
+        }
+        if let Some(action) =
+            self.while_headers_wait(ctx, &config, body_size, end_of_stream, direction)
+        {
+            return action;
+        }
+        if let Some(action) =
+            self.while_chunk_handler_waits::<P>(body_size, end_of_stream, direction)
+        {
+            return action;
+        }
+        let (whole, chunk) = P::handlers().body(direction);
+        match self.mode_for::<P>(ctx, direction) {
+            Mode::Skip => Action::Continue,
+            Mode::Streaming => match chunk {
+                Some(handler) => {
+                    self.chunk_phase(ctx, handler, config, body_size, end_of_stream, direction)
                 }
-                None => break,
+                None => Action::Continue,
+            },
+            Mode::Whole => {
+                if let Some(size) = body_size {
+                    if self.over_limit(direction, size) {
+                        return Action::Continue;
+                    }
+                }
+                if !end_of_stream {
+                    // Pause on a body chunk = StopIterationAndBuffer.
+                    return Action::Pause;
+                }
+                if std::mem::replace(&mut self.handled[d], true) {
+                    return Action::Continue;
+                }
+                // In the trailers callback the size is not given: read all
+                // there is (the host returns at most what it has).
+                let size = body_size.unwrap_or(u32::MAX as usize);
+                match (whole, chunk) {
+                    (Some(handler), _) => whole_body(ctx, handler, config, size, direction),
+                    (None, Some(handler)) => {
+                        self.chunk_phase(ctx, handler, config, Some(size), true, direction)
+                    }
+                    (None, None) => Action::Continue,
+                }
             }
         }
-        held.borrow_mut().finish(direction);
-        (ctx, Action::Continue)
-    })
+    }
+
+    /// An async headers handler still waits (the gateway passed the body on
+    /// while the headers were paused): nothing goes on before the body
+    /// handler has seen the body. `None` when no headers handler waits.
+    fn while_headers_wait<P: Plugin>(
+        &mut self,
+        ctx: &mut LentContext,
+        config: &Rc<P>,
+        body_size: Option<usize>,
+        end_of_stream: bool,
+        direction: Direction,
+    ) -> Option<Action> {
+        // (Constant guard: only an async headers handler leaves this record.)
+        let headers = match direction {
+            Direction::Request => P::handlers().request_headers,
+            Direction::Response => P::handlers().response_headers,
+        };
+        if !matches!(headers, Some(HeadersHandler::Async(_))) || ctx.get().is_some() {
+            return None;
+        }
+        let after = self.after_headers[direction.index()].clone()?;
+        after.borrow_mut().body_started = true;
+        if end_of_stream {
+            let body_phase = self.body_continuation(body_size, Rc::clone(config), direction);
+            after.borrow_mut().continuation = Some(body_phase);
+        }
+        // Pause on a body chunk = StopIterationAndBuffer.
+        Some(Action::Pause)
+    }
+
+    /// An async streaming handler holds the stream: this chunk waits its
+    /// turn. `None` when no such handler runs.
+    fn while_chunk_handler_waits<P: Plugin>(
+        &mut self,
+        body_size: Option<usize>,
+        end_of_stream: bool,
+        direction: Direction,
+    ) -> Option<Action> {
+        // (The guard is constant: only async streaming handlers hold.)
+        let (_, chunk) = P::handlers().body(direction);
+        let held = match chunk {
+            Some(ChunkHandler::Async(_)) => self.held[direction.index()].clone()?,
+            _ => return None,
+        };
+        let mut held = held.borrow_mut();
+        if !held.running {
+            return None;
+        }
+        let size = body_size.unwrap_or(held.buffered());
+        held.push(size, end_of_stream);
+        drop(held);
+        if self.over_limit(direction, size) {
+            return Some(Action::Continue);
+        }
+        Some(Action::Pause)
+    }
+
+    /// The body phase of a message that ended while its async headers
+    /// handler waited: run by that handler's task when it is done, with the
+    /// context it gives back (so the headers handler's decisions count).
+    fn body_continuation<P: Plugin>(
+        &mut self,
+        body_size: Option<usize>,
+        config: Rc<P>,
+        direction: Direction,
+    ) -> Box<dyn FnOnce(HttpContext) -> TaskFuture> {
+        let d = direction.index();
+        let handlers = P::handlers();
+        let (whole, chunk) = handlers.body(direction);
+        let binary_skip = self.binary[d] && !handlers.binary[d];
+        // No body callback comes after the end.
+        self.handled[d] = true;
+        self.mode[d] = Some(Mode::Whole);
+        Box::new(move |mut ctx: HttpContext| -> TaskFuture {
+            let control = ctx.body_control[d];
+            let mode = decide_mode(whole.is_some(), chunk.is_some(), binary_skip, control);
+            if mode == Mode::Skip {
+                return Box::pin(async move { (ctx, Action::Continue) });
+            }
+            let size = body_size.unwrap_or(u32::MAX as usize);
+            let body = read_buffered(direction, size).unwrap_or_default();
+            if let Some(limit) = control.limit.filter(|limit| body.len() > *limit) {
+                reject_over_limit(direction, body.len(), limit);
+                return Box::pin(async move { (ctx, Action::Pause) });
+            }
+            // The whole body is in: streaming gets it as one last chunk.
+            match (whole, chunk) {
+                (Some(handler), _) if mode == Mode::Whole => {
+                    set_body_len(&mut ctx, direction, body.len());
+                    match handler {
+                        BodyHandler::Sync(handler) => Box::pin(async move {
+                            let action = handler(&mut ctx, &config, &body);
+                            (ctx, action)
+                        }),
+                        BodyHandler::Async(handler) => handler(ctx, config, body),
+                    }
+                }
+                (_, Some(ChunkHandler::Sync(handler))) => Box::pin(async move {
+                    let out = handler(&mut ctx, &config, &body, true);
+                    apply_chunk(direction, &body, out);
+                    (ctx, Action::Continue)
+                }),
+                (_, Some(ChunkHandler::Async(handler))) => {
+                    chunk_task(handler, ctx, config, Rc::default(), direction, body, true)
+                }
+                _ => Box::pin(async move { (ctx, Action::Continue) }),
+            }
+        })
+    }
+
+    /// Runs the streaming handler on the chunk the host holds now
+    /// (`body_size: None`: the stream ended with trailers, the handler gets
+    /// an empty last chunk and what it returns is added at the end).
+    fn chunk_phase<P: Plugin>(
+        &mut self,
+        ctx: &mut LentContext,
+        handler: ChunkHandler<P>,
+        config: Rc<P>,
+        body_size: Option<usize>,
+        end_of_stream: bool,
+        direction: Direction,
+    ) -> Action {
+        let Some(context) = ctx.get() else {
+            log::warn!(
+                "a {} body chunk arrived while a handler is still waiting",
+                direction.name()
+            );
+            return Action::Pause;
+        };
+        if context.has_responded() {
+            return Action::Continue;
+        }
+        let chunk = match body_size {
+            Some(size) if size > 0 => match read_buffered(direction, size) {
+                Some(chunk) => chunk,
+                None => return Action::Continue,
+            },
+            _ => Vec::new(),
+        };
+        match handler {
+            ChunkHandler::Sync(handler) => {
+                let out = handler(context, &config, &chunk, end_of_stream);
+                match body_size {
+                    Some(_) => apply_chunk(direction, &chunk, out),
+                    None => append_at_end(direction, out),
+                }
+                if context.has_responded() {
+                    Action::Pause
+                } else {
+                    Action::Continue
+                }
+            }
+            ChunkHandler::Async(handler) => {
+                let held = Rc::clone(self.held[direction.index()].get_or_insert_with(Rc::default));
+                ctx.spawn(
+                    |ctx| chunk_task(handler, ctx, config, held, direction, chunk, end_of_stream),
+                    Some(direction.stream()),
+                )
+            }
+        }
+    }
+}
+
+/// Records the length of the body a whole-body handler gets, which
+/// `ctx.request_body()` / `ctx.response_body()` read back.
+fn set_body_len(ctx: &mut HttpContext, direction: Direction, len: usize) {
+    match direction {
+        Direction::Request => ctx.request_body_len = len,
+        Direction::Response => ctx.response_body_len = len,
+    }
+}
+
+/// Runs the whole-body handler with the buffered body.
+fn whole_body<P: Plugin>(
+    ctx: &mut LentContext,
+    handler: BodyHandler<P>,
+    config: Rc<P>,
+    size: usize,
+    direction: Direction,
+) -> Action {
+    let Some(context) = ctx.get() else {
+        log::warn!(
+            "the {} body arrived while a handler is still waiting",
+            direction.name()
+        );
+        return Action::Pause;
+    };
+    if context.has_responded() {
+        return Action::Continue;
+    }
+    let Some(body) = read_buffered(direction, size) else {
+        return Action::Continue;
+    };
+    set_body_len(context, direction, body.len());
+    match handler {
+        BodyHandler::Sync(handler) => handler(context, &config, &body),
+        BodyHandler::Async(handler) => {
+            ctx.spawn(|ctx| handler(ctx, config, body), Some(direction.stream()))
+        }
+    }
+}
+
+impl BodyPlan {
+    /// Removes `content-length` when the body handler will read (and may
+    /// change) the body that follows: it then travels chunked.
+    #[inline(always)]
+    pub(crate) fn drop_content_length(self, ctx: &mut LentContext) {
+        if !self.follows {
+            return;
+        }
+        let dont_read = ctx
+            .get()
+            .is_some_and(|ctx| ctx.body_control[self.direction.index()].dont_read);
+        if !dont_read {
+            if let Err(err) = host::remove_map_value(self.direction.headers(), "content-length") {
+                log::warn!("cannot remove content-length: {err}");
+            }
+        }
+    }
+
+    /// After a sync headers handler: with `hold_headers`, a `Continue`
+    /// becomes a pause that holds the headers until the body handler lets
+    /// them go (unless the handler chose not to read the body).
+    #[inline(always)]
+    pub(crate) fn hold(
+        self,
+        bodies: &mut Option<Box<Bodies>>,
+        ctx: &mut LentContext,
+        action: Action,
+    ) -> Action {
+        if !self.hold || action != Action::Continue {
+            return action;
+        }
+        let d = self.direction.index();
+        let reads = ctx
+            .get()
+            .is_some_and(|ctx| !ctx.has_responded() && !ctx.body_control[d].dont_read);
+        if !reads {
+            return action;
+        }
+        Bodies::of(bodies).holding[d] = true;
+        Action::Pause
+    }
+
+    /// An async headers handler starts while its body may arrive (on a
+    /// gateway that lets a header pause hold only the headers): the record
+    /// its task and the body callbacks share ([`headers_then_body`]).
+    #[inline(always)]
+    pub(crate) fn await_headers_handler(
+        self,
+        bodies: &mut Option<Box<Bodies>>,
+    ) -> Rc<RefCell<AfterHeaders>> {
+        let after = Rc::new(RefCell::new(AfterHeaders {
+            hold: self.hold,
+            ..AfterHeaders::default()
+        }));
+        let bodies = Bodies::of(bodies);
+        let d = self.direction.index();
+        bodies.after_headers[d] = Some(Rc::clone(&after));
+        bodies.holding[d] = self.hold;
+        after
+    }
 }
 
 #[cfg(test)]
@@ -499,14 +550,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn binary_markers_match_case_insensitively_anywhere() {
-        assert!(contains_ignore_case(
-            b"application/octet-stream",
-            b"octet-stream"
-        ));
-        assert!(contains_ignore_case(b"Application/GRPC+proto", b"grpc"));
-        assert!(!contains_ignore_case(b"text/event-stream", b"octet-stream"));
-        assert!(!contains_ignore_case(b"", b"grpc"));
+    fn return_values_become_chunks() {
+        assert_eq!(into_chunk(b"x".to_vec()), Chunk::Replace(b"x".to_vec()));
+        assert_eq!(into_chunk(String::from("y")), Chunk::Replace(b"y".to_vec()));
+        assert_eq!(into_chunk("z"), Chunk::Replace(b"z".to_vec()));
+        assert_eq!(into_chunk(&b"w"[..]), Chunk::Replace(b"w".to_vec()));
+        assert_eq!(into_chunk(Chunk::Pass), Chunk::Pass);
+        assert_eq!(Chunk::drop_chunk(), Chunk::Replace(Vec::new()));
     }
 
     #[test]
@@ -531,40 +581,5 @@ mod tests {
             let got = decide_mode(whole, chunk, binary, control(dont_read, buffer));
             assert_eq!(got, mode, "{whole} {chunk} {binary} {dont_read} {buffer}");
         }
-    }
-
-    #[test]
-    fn held_chunks_are_measured_by_what_the_buffer_grew() {
-        let mut held = Held {
-            buffered: 5,
-            ..Held::default()
-        };
-        held.push(12, false);
-        held.push(12, false); // an empty chunk
-        held.push(20, true);
-        assert_eq!(held.queue, [(7, false), (0, false), (8, true)]);
-        assert_eq!(held.buffered(), 20);
-        // A host that reports less than before never makes a length negative.
-        held.push(3, true);
-        assert_eq!(held.queue.back(), Some(&(0, true)));
-    }
-
-    #[test]
-    fn chunks_passed_on_unchanged_are_not_copied() {
-        let mut held = Held::default();
-        held.record(Direction::Response, b"abc", Chunk::Pass);
-        held.record(Direction::Response, b"def", Chunk::Replace(b"def".to_vec()));
-        assert_eq!(held.consumed, 6);
-        assert_eq!(held.output, None, "nothing to write back");
-    }
-
-    #[test]
-    fn return_values_become_chunks() {
-        assert_eq!(into_chunk(b"x".to_vec()), Chunk::Replace(b"x".to_vec()));
-        assert_eq!(into_chunk(String::from("y")), Chunk::Replace(b"y".to_vec()));
-        assert_eq!(into_chunk("z"), Chunk::Replace(b"z".to_vec()));
-        assert_eq!(into_chunk(&b"w"[..]), Chunk::Replace(b"w".to_vec()));
-        assert_eq!(into_chunk(Chunk::Pass), Chunk::Pass);
-        assert_eq!(Chunk::drop_chunk(), Chunk::Replace(Vec::new()));
     }
 }

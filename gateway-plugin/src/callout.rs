@@ -1,12 +1,14 @@
 //! Callouts (HTTP calls and Higress's Redis calls): dispatched on behalf of
-//! a root context, recorded by token, answered raw.
+//! a root context, recorded by token, answered raw. The tables and the
+//! waking only: the host calls are `host/imports.rs`'s, and the answers
+//! come in through `host/exports.rs`.
 //!
 //! Every callout is made on behalf of a *root* context, both for the host
 //! and for the `proxy-wasm` SDK's own token table: the SDK records an HTTP
 //! callout against the context it last dispatched, which is stale after a
 //! callback it does not dispatch (Higress's Redis answer) and dies with its
-//! stream. Recorded against a root, every answer reaches
-//! `Root::on_http_call_response`, and the tables here, not the SDK's, say
+//! stream. Recorded against a root, every answer reaches the root's
+//! `on_http_call_response` (`host/exports.rs`), and the tables here, not the SDK's, say
 //! which task it wakes. A stream that ends drops its task; the task's
 //! callout futures forget their tokens on drop, and a late answer finds no
 //! entry and is ignored.
@@ -31,10 +33,6 @@ use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::task::Waker;
-
-/// The queue id that `proxy_on_queue_ready` is called with to point the SDK's
-/// record of "the current context" at the root; the root ignores it.
-pub(crate) const SDK_ROOT_MARKER_QUEUE: u32 = u32::MAX;
 
 /// The host status given to a callout whose root was deleted while it
 /// waited (`InternalFailure` in the proxy-wasm ABI).
@@ -166,12 +164,6 @@ pub(crate) fn in_root_callback<R>(root: u32, f: impl FnOnce() -> R) -> R {
 
 // ---- dispatch ------------------------------------------------------------------
 
-extern "C" {
-    // The proxy-wasm SDK's own export, called to set its "current context" to
-    // the root without host calls (see the module docs).
-    fn proxy_on_queue_ready(context_id: u32, queue_id: u32);
-}
-
 /// Why a callout did not start.
 pub(crate) enum DispatchError {
     NotInHandler,
@@ -195,10 +187,10 @@ fn dispatch(start: impl FnOnce() -> Result<u32, u32>) -> Result<(u32, u32), Disp
                 log::warn!("no plugin configuration is left in this VM to make a callout for");
                 return Err(DispatchError::Refused(STATUS_ROOT_DELETED));
             };
-            // SAFETY: the SDK's own export, called with a live root id it
-            // knows, outside any root callback (its root table is free); no
-            // borrow of ours is held across it.
-            unsafe { proxy_on_queue_ready(root, SDK_ROOT_MARKER_QUEUE) };
+            // SAFETY: a live root id the SDK knows, outside any root
+            // callback (its root table is free); no borrow of ours is held
+            // across it.
+            unsafe { host::point_sdk_at_root(root) };
             root
         }
     };
@@ -228,9 +220,6 @@ fn record<T>(table: &Table<T>, token: u32, root: u32, limit: usize, waker: &Wake
 }
 
 /// Dispatches an HTTP callout for the current task, on behalf of its root.
-/// The SDK's call is used (not our own host call) because only it records
-/// the token in the SDK's table, without which the SDK's dispatcher refuses
-/// the answer.
 pub(crate) fn dispatch_http(
     cluster: &str,
     headers: Vec<(&str, &str)>,
@@ -239,10 +228,7 @@ pub(crate) fn dispatch_http(
     max_body: usize,
     waker: &Waker,
 ) -> Result<Token, DispatchError> {
-    let (token, root) = dispatch(|| {
-        proxy_wasm::hostcalls::dispatch_http_call(cluster, headers, body, Vec::new(), timeout)
-            .map_err(|status| status as u32)
-    })?;
+    let (token, root) = dispatch(|| host::dispatch_http_call(cluster, headers, body, timeout))?;
     with(|c| record(&c.http, token, root, max_body, waker));
     Ok(Token(token))
 }

@@ -1,11 +1,13 @@
 //! Plugin configuration: from the JSON the gateway sends to the user's type.
 //!
 //! Three sources, picked at compile time by what the config type offers (see
-//! `__parse_config!`): a `#[parse_config]` function, else serde's
+//! `__parse_config!` in `lookup.rs`): a `#[parse_config]` function, else serde's
 //! `Deserialize` (an empty configuration means `Default` where the type has
 //! one), else `Default` alone for a plugin that takes no configuration. A
 //! config that does not fit becomes a [`ConfigError`] naming the field path
 //! and the reason; the root context logs it and refuses the configuration.
+//! Splitting a configuration into its global part and `_rules_` is
+//! `rules.rs`'s.
 
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -75,7 +77,7 @@ impl std::error::Error for ConfigError {}
 
 /// An empty configuration: nothing, whitespace, or the literal `null`
 /// (gateways send any of them for "no configuration"; all mean the same).
-fn is_blank(raw: &[u8]) -> bool {
+pub(crate) fn is_blank(raw: &[u8]) -> bool {
     let trimmed = raw.trim_ascii();
     trimmed.is_empty() || trimmed == b"null"
 }
@@ -152,6 +154,11 @@ pub fn from_default<C: Default>(raw: &[u8]) -> Result<C, ConfigError> {
     }
 }
 
+/// A parser for one part of the document: the global part, or a rule alone.
+pub(crate) type ParseFn<C> = fn(&serde_json::Value) -> Result<C, ConfigError>;
+/// A parser for a rule given the global config (Go's `ParseOverrideConfig`).
+pub(crate) type ParseRuleFn<C> = fn(&serde_json::Value, &C) -> Result<C, ConfigError>;
+
 /// Implemented by `#[parse_config]` for the type its function returns.
 pub trait ParseConfig: Sized {
     /// Calls the `#[parse_config]` function on (a part of) the configuration.
@@ -164,163 +171,13 @@ pub trait ParseRuleConfig: Sized {
     fn parse_rule_config(json: &serde_json::Value, global: &Self) -> Result<Self, ConfigError>;
 }
 
-/// The compile-time choice of a configuration source; see `__parse_config!`.
+/// The configuration sources' last tier ("no source"), declared here by
+/// hand rather than with `lookup.rs`'s other tiers: the compile error it
+/// exists for names this place (and the ui-tests' snapshots show it).
+/// `lookup.rs` implements it.
 #[doc(hidden)]
-pub mod probe {
-    use super::*;
-    use crate::rules::{self, ParseRuleFn, RuleSet};
-    use std::marker::PhantomData;
-
-    pub struct Probe<C>(PhantomData<C>);
-
-    impl<C> Probe<C> {
-        #[allow(clippy::new_without_default)]
-        #[inline(always)]
-        pub fn new() -> Self {
-            Probe(PhantomData)
-        }
-    }
-
-    pub trait ViaParseFn<C> {
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
-        /// Whether the configuration may hold `_rules_` (constant per type).
-        fn may_have_rules(&self) -> bool;
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            rule: Option<ParseRuleFn<C>>,
-            merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError>;
-    }
-    impl<C: ParseConfig> ViaParseFn<C> for &&&&Probe<C> {
-        #[inline(always)]
-        fn may_have_rules(&self) -> bool {
-            true
-        }
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
-            C::parse_config(&parse_json(raw)?)
-        }
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            rule: Option<ParseRuleFn<C>>,
-            merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError> {
-            rules::parse_merging(raw, C::parse_config, rule, merge)
-        }
-    }
-
-    pub trait ViaSerdeOrDefault<C> {
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
-        /// Whether the configuration may hold `_rules_` (constant per type).
-        fn may_have_rules(&self) -> bool;
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            rule: Option<ParseRuleFn<C>>,
-            merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError>;
-    }
-    impl<C: DeserializeOwned + Default> ViaSerdeOrDefault<C> for &&&Probe<C> {
-        #[inline(always)]
-        fn may_have_rules(&self) -> bool {
-            true
-        }
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
-            from_serde_or_default(raw)
-        }
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            rule: Option<ParseRuleFn<C>>,
-            merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError> {
-            match is_blank(raw) {
-                true => Ok(RuleSet::global(C::default())),
-                false => rules::parse_merging(raw, from_serde_value::<C>, rule, merge),
-            }
-        }
-    }
-
-    pub trait ViaSerde<C> {
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
-        /// Whether the configuration may hold `_rules_` (constant per type).
-        fn may_have_rules(&self) -> bool;
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            rule: Option<ParseRuleFn<C>>,
-            merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError>;
-    }
-    impl<C: DeserializeOwned> ViaSerde<C> for &&Probe<C> {
-        #[inline(always)]
-        fn may_have_rules(&self) -> bool {
-            true
-        }
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
-            from_serde(raw)
-        }
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            rule: Option<ParseRuleFn<C>>,
-            merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError> {
-            rules::parse_merging(raw, from_serde_value::<C>, rule, merge)
-        }
-    }
-
-    pub trait ViaDefault<C> {
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>;
-        /// Whether the configuration may hold `_rules_` (constant per type).
-        fn may_have_rules(&self) -> bool;
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            rule: Option<ParseRuleFn<C>>,
-            merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError>;
-    }
-    impl<C: Default> ViaDefault<C> for &Probe<C> {
-        #[inline(always)]
-        fn may_have_rules(&self) -> bool {
-            false
-        }
-        fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError> {
-            from_default(raw)
-        }
-        /// No JSON parser here: a plugin without configuration takes no
-        /// `_rules_` either (it stays small).
-        fn parse_rules(
-            &self,
-            raw: &[u8],
-            _rule: Option<ParseRuleFn<C>>,
-            _merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError> {
-            from_default(raw).map(RuleSet::global)
-        }
-    }
-
-    /// A `#[parse_rule_config]` function, if the type has one.
-    pub trait HasRuleParser<C> {
-        fn rule_parser(&self) -> Option<ParseRuleFn<C>>;
-    }
-    impl<C: ParseRuleConfig> HasRuleParser<C> for &Probe<C> {
-        #[inline(always)]
-        fn rule_parser(&self) -> Option<ParseRuleFn<C>> {
-            Some(C::parse_rule_config)
-        }
-    }
-    pub trait NoRuleParser<C> {
-        fn rule_parser(&self) -> Option<ParseRuleFn<C>>;
-    }
-    impl<C> NoRuleParser<C> for Probe<C> {
-        #[inline(always)]
-        fn rule_parser(&self) -> Option<ParseRuleFn<C>> {
-            None
-        }
-    }
+pub(crate) mod probe {
+    use super::{ConfigError, ParseRuleFn};
 
     /// Never implemented: the bound on [`NoConfigSource::parse_config`] turns
     /// "no configuration source" into an error that says what to do.
@@ -332,6 +189,9 @@ pub mod probe {
     pub trait ConfigSource {}
 
     pub trait NoConfigSource<C> {
+        /// What `parse_rules` returns: `RuleSet<C>` (named where it is
+        /// implemented, so this module needs no `rules.rs`).
+        type Rules;
         fn parse_config(&self, raw: &[u8]) -> Result<C, ConfigError>
         where
             C: ConfigSource;
@@ -341,78 +201,10 @@ pub mod probe {
             raw: &[u8],
             rule: Option<ParseRuleFn<C>>,
             merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError>
+        ) -> Result<Self::Rules, ConfigError>
         where
             C: ConfigSource;
     }
-    impl<C> NoConfigSource<C> for Probe<C> {
-        // No `ConfigSource` bound: `parse_rules` reports the one error.
-        fn may_have_rules(&self) -> bool {
-            false
-        }
-        fn parse_config(&self, _raw: &[u8]) -> Result<C, ConfigError>
-        where
-            C: ConfigSource,
-        {
-            unreachable!("ConfigSource has no implementations")
-        }
-        fn parse_rules(
-            &self,
-            _raw: &[u8],
-            _rule: Option<ParseRuleFn<C>>,
-            _merge: bool,
-        ) -> Result<RuleSet<C>, ConfigError>
-        where
-            C: ConfigSource,
-        {
-            unreachable!("ConfigSource has no implementations")
-        }
-    }
-}
-
-/// Picks the configuration source of a concrete type (autoderef
-/// specialization: the first tier whose bounds hold wins).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __parse_config {
-    ($ty:ty, $raw:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::__private::config::probe::{
-            NoConfigSource as _, ViaDefault as _, ViaParseFn as _, ViaSerde as _,
-            ViaSerdeOrDefault as _,
-        };
-        (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_config($raw)
-    }};
-}
-
-/// Whether a concrete type's configuration may hold `_rules_`: not for a
-/// plugin that takes no configuration, whose `.wasm` then carries no matcher.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __may_have_rules {
-    ($ty:ty) => {{
-        #[allow(unused_imports)]
-        use $crate::__private::config::probe::{
-            NoConfigSource as _, ViaDefault as _, ViaParseFn as _, ViaSerde as _,
-            ViaSerdeOrDefault as _,
-        };
-        (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).may_have_rules()
-    }};
-}
-
-/// Parses the configuration of a concrete type with its `_rules_`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __parse_rules {
-    ($ty:ty, $raw:expr, $merge:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::__private::config::probe::{
-            HasRuleParser as _, NoConfigSource as _, NoRuleParser as _, ViaDefault as _,
-            ViaParseFn as _, ViaSerde as _, ViaSerdeOrDefault as _,
-        };
-        let rule = (&&$crate::__private::config::probe::Probe::<$ty>::new()).rule_parser();
-        (&&&&&$crate::__private::config::probe::Probe::<$ty>::new()).parse_rules($raw, rule, $merge)
-    }};
 }
 
 #[cfg(test)]
@@ -458,7 +250,7 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_field() {
-        let err = __parse_config!(MyConfig, br#"{"mockEnable": "yes"}"#).unwrap_err();
+        let err = crate::__parse_config!(MyConfig, br#"{"mockEnable": "yes"}"#).unwrap_err();
         assert_eq!(
             err.to_string(),
             r#"invalid configuration at mockEnable: invalid type: string "yes", expected a boolean"#
@@ -467,15 +259,15 @@ mod tests {
 
     #[test]
     fn nested_path_is_named() {
-        let err =
-            __parse_config!(Nested, br#"{"rules": [{"name": "a", "port": 70000}]}"#).unwrap_err();
+        let err = crate::__parse_config!(Nested, br#"{"rules": [{"name": "a", "port": 70000}]}"#)
+            .unwrap_err();
         assert_eq!(err.path(), Some("rules[0].port"));
         assert!(err.reason().contains("70000"), "{err}");
     }
 
     #[test]
     fn missing_field_at_root_has_no_path() {
-        let err = __parse_config!(Nested, b"{}").unwrap_err();
+        let err = crate::__parse_config!(Nested, b"{}").unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid configuration: missing field `rules`"
@@ -484,16 +276,19 @@ mod tests {
 
     #[test]
     fn empty_means_default_when_there_is_one() {
-        assert_eq!(__parse_config!(MyConfig, b"").unwrap(), MyConfig::default());
         assert_eq!(
-            __parse_config!(MyConfig, br#"{"mockEnable": true}"#).unwrap(),
+            crate::__parse_config!(MyConfig, b"").unwrap(),
+            MyConfig::default()
+        );
+        assert_eq!(
+            crate::__parse_config!(MyConfig, br#"{"mockEnable": true}"#).unwrap(),
             MyConfig { mock_enable: true }
         );
     }
 
     #[test]
     fn empty_without_default_reads_as_empty_object() {
-        let err = __parse_config!(Nested, b"  ").unwrap_err();
+        let err = crate::__parse_config!(Nested, b"  ").unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid configuration: missing field `rules`"
@@ -502,7 +297,7 @@ mod tests {
 
     #[test]
     fn not_json_is_refused() {
-        let err = __parse_config!(MyConfig, b"{mockEnable").unwrap_err();
+        let err = crate::__parse_config!(MyConfig, b"{mockEnable").unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("invalid configuration: not valid JSON"),
@@ -512,23 +307,28 @@ mod tests {
 
     #[test]
     fn default_only_type_takes_nothing() {
-        assert_eq!(__parse_config!(NoConfig, b"").unwrap(), NoConfig);
-        assert_eq!(__parse_config!(NoConfig, b" { } ").unwrap(), NoConfig);
-        let err = __parse_config!(NoConfig, br#"{"a": 1}"#).unwrap_err();
+        assert_eq!(crate::__parse_config!(NoConfig, b"").unwrap(), NoConfig);
+        assert_eq!(
+            crate::__parse_config!(NoConfig, b" { } ").unwrap(),
+            NoConfig
+        );
+        let err = crate::__parse_config!(NoConfig, br#"{"a": 1}"#).unwrap_err();
         assert!(err.to_string().contains("takes no configuration"), "{err}");
     }
 
     #[test]
     fn null_is_the_empty_configuration_and_a_list_is_refused() {
         for raw in [&b""[..], b"  ", b"null", b" null\n"] {
-            let rules = __parse_rules!(MyConfig, raw, false).unwrap();
+            let rules = crate::__parse_rules!(MyConfig, raw, false).unwrap();
             assert_eq!(
                 **rules.global_config().unwrap(),
                 MyConfig::default(),
                 "{raw:?}"
             );
         }
-        let err = __parse_rules!(MyConfig, b"[true]", false).err().unwrap();
+        let err = crate::__parse_rules!(MyConfig, b"[true]", false)
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             "invalid configuration: the configuration must be a JSON object, not a list"
@@ -538,10 +338,10 @@ mod tests {
     #[test]
     fn parse_fn_wins_and_its_error_is_kept() {
         assert_eq!(
-            __parse_config!(Parsed, br#"{"name": "x"}"#).unwrap(),
+            crate::__parse_config!(Parsed, br#"{"name": "x"}"#).unwrap(),
             Parsed("x".into())
         );
-        let err = __parse_config!(Parsed, b"").unwrap_err();
+        let err = crate::__parse_config!(Parsed, b"").unwrap_err();
         assert_eq!(err.to_string(), "invalid configuration: name is required");
     }
 }

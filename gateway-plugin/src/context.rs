@@ -5,11 +5,21 @@
 //! a request header added in a response phase) is logged at `warn` with the
 //! call and the status, and the handler goes on.
 
-use crate::body::{BodyControl, Direction};
+use crate::direction::Direction;
 use crate::host::{self, BufferType, HostError, MapType, StreamType};
 use proxy_wasm::types::Action;
 use std::any::{Any, TypeId};
 use std::cell::OnceCell;
+
+/// What a plugin decided for one direction of one stream
+/// (`ctx.dont_read_*_body()`, `ctx.buffer_*_body()`, limits); the stream's
+/// body handling reads it when the body's first callback comes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BodyControl {
+    pub(crate) dont_read: bool,
+    pub(crate) buffer: bool,
+    pub(crate) limit: Option<usize>,
+}
 
 /// `set_buffer` start/size values that mean "the whole buffer" and "its end"
 /// (the host clamps them), as Higress's Go SDK uses them.

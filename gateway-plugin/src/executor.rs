@@ -11,8 +11,8 @@
 //! Tasks live in a slab: a task's [`TaskId`] is its index, and a waker's data
 //! is that index, so waking and polling need no lookup. A completed task of
 //! a stream leaves the stream's [`HttpContext`] in its slot until the stream
-//! takes it back ([`take_context`]); only the stream frees its slot, so the
-//! id it holds is never reused under it. A stale wake (for a slot reused by
+//! takes it back ([`LentContext`], the stream's side of this); only the
+//! stream frees its slot, so the id it holds is never reused under it. A stale wake (for a slot reused by
 //! another task) only polls that task once more, which a future allows.
 
 use crate::context::HttpContext;
@@ -328,6 +328,96 @@ pub(crate) fn run_ready(caller: u32, restore: bool) {
 pub(crate) fn run_pending(caller: u32) {
     if with(|e| !e.ready.borrow().is_empty()) {
         run_ready(caller, true);
+    }
+}
+
+// ---- a stream's context, lent to its waiting task ----------------------------
+
+/// A stream's [`HttpContext`]: with the stream, or lent to the task of its
+/// async handler, which leaves it in its slot when it completes; the stream
+/// takes it back at its next use.
+pub(crate) struct LentContext {
+    context_id: u32,
+    /// The root context that created the stream: its callouts are made on
+    /// that root's behalf.
+    root_id: u32,
+    // None while a task holds the context.
+    ctx: Option<HttpContext>,
+    // The task that holds the context while it waits or until the stream
+    // takes the context back.
+    task: Option<TaskId>,
+}
+
+impl LentContext {
+    pub(crate) fn new(context_id: u32, root_id: u32) -> Self {
+        LentContext {
+            context_id,
+            root_id,
+            ctx: Some(HttpContext::new(context_id)),
+            task: None,
+        }
+    }
+
+    /// The stream's context id.
+    pub(crate) fn context_id(&self) -> u32 {
+        self.context_id
+    }
+
+    /// The context, if no task holds it (taking it back from the task if
+    /// it has finished).
+    pub(crate) fn get(&mut self) -> Option<&mut HttpContext> {
+        if self.ctx.is_none() {
+            if let Some(task) = self.task {
+                self.ctx = take_context(task);
+                if self.ctx.is_some() {
+                    self.task = None;
+                }
+            }
+        }
+        self.ctx.as_mut()
+    }
+
+    /// Hands the context to an async handler's task and polls it once.
+    pub(crate) fn spawn(
+        &mut self,
+        make: impl FnOnce(HttpContext) -> TaskFuture,
+        resume: Option<StreamType>,
+    ) -> Action {
+        // (Taking it back first if the previous task has finished.)
+        self.get();
+        let Some(ctx) = self.ctx.take() else {
+            return Action::Pause;
+        };
+        // A stream-done task (nothing to resume) outlives the stream: the
+        // stream does not hold it.
+        let held = resume.is_some();
+        match spawn(self.context_id, self.root_id, make(ctx), resume, held) {
+            Spawned::Done(ctx, action) => {
+                self.ctx = Some(ctx);
+                action
+            }
+            Spawned::Waiting(task) => {
+                self.task = task;
+                Action::Pause
+            }
+        }
+    }
+
+    /// The stream ends: a task still waiting will never be resumed.
+    pub(crate) fn cancel(&mut self) {
+        if let Some(task) = self.task.take() {
+            cancel(task);
+        }
+    }
+
+    /// The context for the stream's last phase: a task still holding it
+    /// (the client went away) is dropped with the context, typed state
+    /// included, and the phase gets a fresh one.
+    pub(crate) fn reclaim(&mut self) {
+        if self.get().is_none() {
+            self.cancel();
+            self.ctx = Some(HttpContext::new(self.context_id));
+        }
     }
 }
 

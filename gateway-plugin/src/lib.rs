@@ -50,19 +50,25 @@ mod callout;
 pub mod cluster;
 mod config;
 mod context;
+mod direction;
 mod executor;
 mod gjson;
 pub mod host;
 mod http_client;
 mod logger;
+// Only what the `__` macros expand to (re-exported under `__private`).
+#[doc(hidden)]
+mod lookup;
 mod metrics;
 mod plugin;
+mod rebuild;
 mod redis;
 mod resp;
+mod root;
 mod rules;
+mod stream;
 mod tick;
 
-pub use body::{Chunk, IntoChunk};
 pub use config::ConfigError;
 pub use context::HttpContext;
 pub use gjson::{Gjson, Json};
@@ -70,6 +76,7 @@ pub use http_client::{
     HttpCall, HttpCallError, HttpClient, HttpResponse, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
 pub use metrics::{Counter, Gauge, Histogram, MetricError};
+pub use plugin::{Chunk, IntoChunk};
 pub use proxy_wasm::types::Action;
 pub use redis::{RedisCall, RedisClient, RedisError, RedisOptions};
 pub use resp::{RespError, RespValue};
@@ -111,14 +118,16 @@ pub mod prelude {
 /// What generated code calls. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::body::{into_chunk, ChunkFuture, ChunkHandler};
+    pub use crate::body::into_chunk;
     pub use crate::callout::live_counts;
     pub use crate::config::{ParseConfig, ParseRuleConfig};
     pub use crate::executor::boxed_task;
+    pub use crate::host::exports::start;
     pub use crate::plugin::{
-        assert_plugin, into_action, start, BodyHandler, Handlers, HeadersHandler, IntoAction,
-        IsHttpContext, OnRequestBody, OnRequestBodyStreaming, OnRequestHeaders, OnResponseBody,
-        OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone, Plugin,
+        assert_plugin, into_action, BodyHandler, ChunkFuture, ChunkHandler, Handlers,
+        HeadersHandler, IntoAction, IsHttpContext, OnRequestBody, OnRequestBodyStreaming,
+        OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone,
+        Plugin,
     };
     pub use crate::rules::RuleSet;
     pub use crate::tick::{tick_context, OnTick, Tick, TickHandler, Ticks};
@@ -134,14 +143,18 @@ pub mod __private {
     pub mod config {
         pub use crate::config::{
             from_default, from_parse_fn, from_parse_rule_fn, from_serde, from_serde_or_default,
-            from_serde_value, parse_json, probe, ParseConfig, ParseRuleConfig,
+            from_serde_value, parse_json, ParseConfig, ParseRuleConfig,
         };
     }
-    /// The plugin's contexts and the phase traits the attributes implement.
+    /// The compile-time handler lookup the `__` macros expand to.
+    pub mod lookup {
+        pub use crate::lookup::*;
+    }
+    /// The plugin API: the phase traits the attributes implement.
     pub mod plugin {
         pub use crate::plugin::*;
     }
-    /// `#[on_tick]`'s slots and probe.
+    /// `#[on_tick]`'s slots.
     pub mod tick {
         pub use crate::tick::*;
     }

@@ -18,7 +18,7 @@
 //! on purpose (a global part that does not parse is dropped when rules
 //! exist), this keeps Go's behaviour and logs a warning.
 
-use crate::config::{parse_json, ConfigError};
+use crate::config::{parse_json, ConfigError, ParseFn, ParseRuleFn};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -87,11 +87,6 @@ pub(crate) trait RequestFacts {
     fn consumer(&mut self) -> &str;
 }
 
-/// A parser for one part of the document: the global part, or a rule alone.
-pub(crate) type ParseFn<C> = fn(&Value) -> Result<C, ConfigError>;
-/// A parser for a rule given the global config (Go's `ParseOverrideConfig`).
-pub(crate) type ParseRuleFn<C> = fn(&Value, &C) -> Result<C, ConfigError>;
-
 /// [`parse_merging`] without merging (the tests' shorthand).
 #[cfg(test)]
 fn parse<C>(
@@ -99,19 +94,23 @@ fn parse<C>(
     parse: ParseFn<C>,
     parse_rule: Option<ParseRuleFn<C>>,
 ) -> Result<RuleSet<C>, ConfigError> {
-    parse_merging(raw, parse, parse_rule, false)
+    parse_merging(raw, parse, parse_rule, false, |_| {})
 }
 
 /// Splits the configuration into its global part and `_rules_`, and parses
 /// each with `parse` (rules with `parse_rule` when the plugin has one).
 /// With `merge` (`#[plugin(rule_config = "merge")]`) and no rule parser,
 /// each rule's top-level keys are laid over the global JSON object and the
-/// result is parsed, so a rule states only what it changes.
+/// result is parsed, so a rule states only what it changes. The document's
+/// `_plugin_id_` (Higress's, for its log line format; not the plugin's
+/// field) goes to `on_plugin_id` before any part is parsed, so the
+/// plugin's own parser already logs with it.
 pub(crate) fn parse_merging<C>(
     raw: &[u8],
     parse: ParseFn<C>,
     parse_rule: Option<ParseRuleFn<C>>,
     merge: bool,
+    on_plugin_id: impl FnOnce(&str),
 ) -> Result<RuleSet<C>, ConfigError> {
     let json = parse_json(raw)?;
     let Value::Object(mut global) = json else {
@@ -125,9 +124,8 @@ pub(crate) fn parse_merging<C>(
         // Not an object: the plugin's parser says what it thinks of it.
         return parse(&json).map(RuleSet::global);
     };
-    // Higress's plugin id, for its log line format; not the plugin's field.
     if let Some(id) = global.remove(PLUGIN_ID) {
-        crate::logger::set_plugin_id(id.as_str().unwrap_or_default());
+        on_plugin_id(id.as_str().unwrap_or_default());
     }
     let rules = match global.remove(RULES) {
         None => return parse(&Value::Object(global)).map(RuleSet::global),
@@ -159,53 +157,80 @@ pub(crate) fn parse_merging<C>(
             "no valid rules, and no global configuration",
         ));
     }
-    // An override parser builds on the global config; without one (a
-    // document of `_rules_` only) it builds on the config of `{}`.
-    let base = match (parse_rule, &global) {
-        (Some(_), None) => Some(parse(&Value::Object(Map::new())).map_err(|err| {
-            ConfigError::at(
-                RULES,
-                format_args!("the rules build on the global configuration, and an empty one is refused: {err}"),
-            )
-        })?),
-        _ => None,
-    };
+    let base = rule_base(parse, parse_rule, &global)?;
     let global = global.map(Rc::new);
     let mut parsed = Vec::with_capacity(rules.len());
     for (index, rule) in rules.into_iter().enumerate() {
-        let place = format!("{RULES}[{index}]");
-        let Value::Object(mut body) = rule else {
-            return Err(ConfigError::at(
-                place,
-                format_args!("a rule must be an object, not {}", kind(&rule)),
-            ));
-        };
-        let matcher = Matcher::take_from(&mut body, &place)?;
-        if let Some(global_json) = &global_json {
-            let mut merged = global_json.clone();
-            merged.extend(body);
-            body = merged;
-        }
-        let body = Value::Object(body);
-        let config = match parse_rule {
-            Some(parse_rule) => {
-                let base = global.as_deref().or(base.as_ref());
-                match base {
-                    Some(base) => parse_rule(&body, base),
-                    None => unreachable!("a base config exists when there is a rule parser"),
-                }
-            }
-            None => parse(&body),
-        }
-        .map_err(|err| err.within(&place))?;
-        parsed.push(Rule {
-            matcher,
-            config: Rc::new(config),
-        });
+        let base = global.as_deref().or(base.as_ref());
+        parsed.push(parse_rule_at(
+            index,
+            rule,
+            parse,
+            parse_rule,
+            base,
+            global_json.as_ref(),
+        )?);
     }
     Ok(RuleSet {
         global,
         rules: parsed,
+    })
+}
+
+/// What an override parser builds on when there is no global config (a
+/// document of `_rules_` only): the config of `{}`.
+fn rule_base<C>(
+    parse: ParseFn<C>,
+    parse_rule: Option<ParseRuleFn<C>>,
+    global: &Option<C>,
+) -> Result<Option<C>, ConfigError> {
+    match (parse_rule, global) {
+        (Some(_), None) => parse(&Value::Object(Map::new())).map(Some).map_err(|err| {
+            ConfigError::at(
+                RULES,
+                format_args!("the rules build on the global configuration, and an empty one is refused: {err}"),
+            )
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// Rule `index` of `_rules_`: its match keys, and its config parsed by
+/// `parse_rule` on `base` if the plugin has one, else by `parse` (over the
+/// global JSON object with `merge`).
+fn parse_rule_at<C>(
+    index: usize,
+    rule: Value,
+    parse: ParseFn<C>,
+    parse_rule: Option<ParseRuleFn<C>>,
+    base: Option<&C>,
+    global_json: Option<&Map<String, Value>>,
+) -> Result<Rule<C>, ConfigError> {
+    let place = format!("{RULES}[{index}]");
+    let Value::Object(mut body) = rule else {
+        return Err(ConfigError::at(
+            place,
+            format_args!("a rule must be an object, not {}", kind(&rule)),
+        ));
+    };
+    let matcher = Matcher::take_from(&mut body, &place)?;
+    if let Some(global_json) = global_json {
+        let mut merged = global_json.clone();
+        merged.extend(body);
+        body = merged;
+    }
+    let body = Value::Object(body);
+    let config = match parse_rule {
+        Some(parse_rule) => match base {
+            Some(base) => parse_rule(&body, base),
+            None => unreachable!("a base config exists when there is a rule parser"),
+        },
+        None => parse(&body),
+    }
+    .map_err(|err| err.within(&place))?;
+    Ok(Rule {
+        matcher,
+        config: Rc::new(config),
     })
 }
 
@@ -771,7 +796,7 @@ mod tests {
     fn merged_rules_state_only_what_they_change() {
         let doc = br#"{"name": "global", "age": 40,
             "_rules_": [{"_match_route_": ["r1"], "age": 7}]}"#;
-        let set = parse_merging(doc, parse_custom, None, true).unwrap();
+        let set = parse_merging(doc, parse_custom, None, true, |_| {}).unwrap();
         let mut r1 = Facts {
             route: "r1".into(),
             ..Facts::default()

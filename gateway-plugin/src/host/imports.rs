@@ -1,16 +1,21 @@
-//! The proxy-wasm ABI 0.2.1 host calls, as functions that never panic.
+//! Every call into the host: the proxy-wasm ABI 0.2.1 imports (and
+//! Higress's Redis ones), as functions that never panic.
 //!
 //! `proxy_wasm::hostcalls` panics on any status it does not expect (and on a
 //! header value that is not UTF-8), and a panic in Wasm kills the whole VM with
 //! every request on it. This module declares the same imports itself, reads the
-//! status as a plain `u32`, and turns every failure into a [`HostError`]. The
-//! wire formats the host uses (header-map pairs, property paths) are private
-//! to the crate, pure and unit-tested.
+//! status as a plain `u32`, and turns every failure into a [`HostError`]. Two
+//! calls go through the `proxy-wasm` SDK on purpose: an HTTP callout (only the
+//! SDK's call records its token in the SDK's table) and pointing the SDK's
+//! "current context" at a root (its own export, `proxy_on_queue_ready`).
 
+use super::wire::{
+    bytes_to_string, decode_pairs, decode_pairs_bytes, encode_pairs, encode_property_path,
+};
+use proxy_wasm::types::{BufferType, LogLevel, MapType};
 use std::fmt;
 use std::ptr::null_mut;
-
-pub use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use std::time::Duration;
 
 /// A host call answered with a status other than `Ok`.
 ///
@@ -593,169 +598,46 @@ pub fn send_local_response(
     })
 }
 
-fn bytes_to_string(bytes: Vec<u8>) -> String {
-    // Header values are bytes on the wire; a value that is not UTF-8 must not
-    // kill the VM, so it is read lossily.
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+/// Dispatches an HTTP callout through the SDK's own host call (not one of
+/// ours) because only it records the token in the SDK's table, without
+/// which the SDK's dispatcher refuses the answer. The token, or the host's
+/// status.
+pub(crate) fn dispatch_http_call(
+    cluster: &str,
+    headers: Vec<(&str, &str)>,
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<u32, u32> {
+    proxy_wasm::hostcalls::dispatch_http_call(cluster, headers, body, Vec::new(), timeout)
+        .map_err(|status| status as u32)
 }
 
-/// Encodes header pairs the way the ABI wants them: a little-endian `u32`
-/// count, a `(key_len, value_len)` `u32` pair per entry, then each key and
-/// value followed by a NUL.
-pub(crate) fn encode_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(map: &[(K, V)]) -> Vec<u8> {
-    let size = 4 + map
-        .iter()
-        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 10)
-        .sum::<usize>();
-    let mut bytes = Vec::with_capacity(size);
-    bytes.extend_from_slice(&(map.len() as u32).to_le_bytes());
-    for (key, value) in map {
-        bytes.extend_from_slice(&(key.as_ref().len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&(value.as_ref().len() as u32).to_le_bytes());
-    }
-    for (key, value) in map {
-        bytes.extend_from_slice(key.as_ref());
-        bytes.push(0);
-        bytes.extend_from_slice(value.as_ref());
-        bytes.push(0);
-    }
-    bytes
+/// The queue id that `proxy_on_queue_ready` is called with to point the SDK's
+/// record of "the current context" at a root; the root ignores it.
+pub(crate) const SDK_ROOT_MARKER_QUEUE: u32 = u32::MAX;
+
+extern "C" {
+    // The proxy-wasm SDK's own export (linked in this module, not imported
+    // from the host), called to set its "current context" without host calls.
+    fn proxy_on_queue_ready(context_id: u32, queue_id: u32);
 }
 
-/// Decodes [`encode_pairs`]'s format; `None` when the bytes are truncated or
-/// inconsistent. Empty input is an empty map.
-pub(crate) fn decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
-    let mut map = Vec::new();
-    visit_pairs(bytes, |key, value| {
-        map.push((
-            bytes_to_string(key.to_vec()),
-            bytes_to_string(value.to_vec()),
-        ));
-        false
-    })?;
-    Some(map)
-}
-
-/// Decodes [`encode_pairs`]'s format keeping values byte for byte (names
-/// are read lossily: a gateway only lets tokens through as names).
-pub(crate) fn decode_pairs_bytes(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
-    let mut map = Vec::new();
-    visit_pairs(bytes, |key, value| {
-        map.push((bytes_to_string(key.to_vec()), value.to_vec()));
-        false
-    })?;
-    Some(map)
-}
-
-/// Calls `f` on each encoded pair, without copying, until it returns true.
-/// `None` if the bytes are not a whole pairs encoding (checked before the
-/// first call).
-pub(crate) fn visit_pairs<'a>(
-    bytes: &'a [u8],
-    mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool,
-) -> Option<()> {
-    if bytes.is_empty() {
-        return Some(());
-    }
-    let read_u32 = |at: usize| -> Option<usize> {
-        let raw = bytes.get(at..at.checked_add(4)?)?;
-        Some(u32::from_le_bytes(raw.try_into().ok()?) as usize)
-    };
-    let count = read_u32(0)?;
-    let start = count.checked_mul(8)?.checked_add(4)?;
-    if start > bytes.len() {
-        return None;
-    }
-    // Check every length first, so a bad encoding calls `f` never.
-    let mut end = start;
-    for n in 0..count {
-        let pair = read_u32(4 + n * 8)?.checked_add(read_u32(8 + n * 8)?)?;
-        end = end.checked_add(pair)?.checked_add(2)?;
-    }
-    if end > bytes.len() {
-        return None;
-    }
-    let mut data = start;
-    for n in 0..count {
-        let key_len = read_u32(4 + n * 8)?;
-        let value_len = read_u32(8 + n * 8)?;
-        let key = &bytes[data..data + key_len];
-        data += key_len + 1;
-        let value = &bytes[data..data + value_len];
-        data += value_len + 1;
-        if f(key, value) {
-            break;
-        }
-    }
-    Some(())
-}
-
-/// Encodes a property path: its segments joined by NUL.
-pub(crate) fn encode_property_path(path: &[&str]) -> Vec<u8> {
-    path.join("\0").into_bytes()
+/// Points the SDK's record of "the current context" at root `root`, so the
+/// SDK records the next HTTP callout against it.
+///
+/// # Safety
+/// `root` must be a live root context the SDK knows, and no SDK callback of
+/// a root may be running (the SDK borrows its table of roots then); no
+/// borrow of the caller's may be held across the call.
+pub(crate) unsafe fn point_sdk_at_root(root: u32) {
+    // SAFETY: the caller's contract (above): the SDK's export, called with
+    // a root it knows, while its root table is free.
+    unsafe { proxy_on_queue_ready(root, SDK_ROOT_MARKER_QUEUE) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pairs_round_trip() {
-        let map = [("hello", "world"), (":path", "/a?b=c"), ("empty", "")];
-        let bytes = encode_pairs(&map);
-        let decoded = decode_pairs(&bytes).unwrap();
-        let decoded: Vec<(&str, &str)> = decoded
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(decoded, map);
-    }
-
-    #[test]
-    fn pairs_wire_format_matches_the_abi() {
-        let bytes = encode_pairs(&[("a", "bc")]);
-        assert_eq!(bytes, b"\x01\0\0\0\x01\0\0\0\x02\0\0\0a\0bc\0");
-    }
-
-    #[test]
-    fn truncated_pairs_are_refused_not_a_panic() {
-        let bytes = encode_pairs(&[("key", "value"), ("k2", "v2")]);
-        for cut in 1..bytes.len() - 1 {
-            assert_eq!(decode_pairs(&bytes[..cut]), None, "cut at {cut}");
-        }
-        // A count far larger than the input.
-        assert_eq!(decode_pairs(&[0xff, 0xff, 0xff, 0xff]), None);
-    }
-
-    #[test]
-    fn non_utf8_values_are_read_lossily() {
-        let mut bytes = encode_pairs(&[("k", "v")]);
-        let at = bytes.len() - 2;
-        bytes[at] = 0xff;
-        assert_eq!(
-            decode_pairs(&bytes).unwrap(),
-            vec![("k".to_string(), "\u{fffd}".to_string())]
-        );
-    }
-
-    #[test]
-    fn values_that_are_not_utf8_round_trip_byte_for_byte() {
-        let value: &[u8] = b"\xff\xfe\x80bob";
-        let bytes = encode_pairs(&[("authorization", value)]);
-        assert_eq!(
-            decode_pairs_bytes(&bytes).unwrap(),
-            vec![("authorization".to_string(), value.to_vec())]
-        );
-    }
-
-    #[test]
-    fn property_path_is_nul_joined() {
-        assert_eq!(encode_property_path(&["request", "path"]), b"request\0path");
-        assert_eq!(encode_property_path(&["route_name"]), b"route_name");
-    }
 
     #[test]
     fn host_error_names_the_call_and_status() {
