@@ -14,7 +14,6 @@
 //! with its causes joined by `: `, and exit code 1.
 
 mod build;
-mod echo;
 mod new;
 mod package;
 mod project;

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{bin, free_port, new_plugin, repo_root, run, shared_target, stderr, stdout};
+use gateway_plugin_envoy::{accepts, binary};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -16,16 +17,13 @@ use std::time::{Duration, Instant};
 
 /// `$ENVOY_BIN`, else the repository's Envoy (`scripts/setup` installs it).
 fn envoy() -> PathBuf {
-    if let Some(path) = std::env::var_os("ENVOY_BIN") {
-        return PathBuf::from(path);
-    }
-    let path = repo_root().join(".tools/envoy/envoy/_bin/envoy");
-    assert!(
-        path.is_file(),
-        "no Envoy at {}: run scripts/setup (or scripts/install-envoy) first",
-        path.display()
-    );
-    path
+    let root = repo_root();
+    binary::from_env_or_checkout(&root).unwrap_or_else(|| {
+        panic!(
+            "no Envoy at {}: run scripts/setup (or scripts/install-envoy) first",
+            binary::checkout_binary(&root).display()
+        )
+    })
 }
 
 /// One `basic` plugin crate for every test here (they build it in turn).
@@ -116,15 +114,6 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Whether something accepts connections on 127.0.0.1:`port`.
-fn accepts(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_secs(1),
-    )
-    .is_ok()
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! request trailers) and HTTP/2 with prior knowledge (the `h2` crate), as
 //! gRPC and HTTP/2 clients send them.
 
+use gateway_plugin_envoy::header_value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -16,22 +17,15 @@ pub struct RawResponse {
     pub trailers: Vec<(String, String)>,
 }
 
-fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 impl RawResponse {
     /// A header's value (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name)
+        header_value(&self.headers, name)
     }
 
     /// A trailer's value (case-insensitive).
     pub fn trailer(&self, name: &str) -> Option<&str> {
-        find(&self.trailers, name)
+        header_value(&self.trailers, name)
     }
 
     pub fn text(&self) -> String {
@@ -111,7 +105,9 @@ fn read_http1_response(reader: &mut impl BufRead) -> Result<RawResponse, String>
     let headers = fields(reader)?;
     let mut body = Vec::new();
     let mut trailers = Vec::new();
-    if find(&headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if header_value(&headers, "transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         loop {
             let size_line = line(reader)?;
             let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
@@ -127,7 +123,7 @@ fn read_http1_response(reader: &mut impl BufRead) -> Result<RawResponse, String>
                 .map_err(|e| e.to_string())?;
             line(reader)?;
         }
-    } else if let Some(length) = find(&headers, "content-length") {
+    } else if let Some(length) = header_value(&headers, "content-length") {
         let length: usize = length.parse().map_err(|_| "bad content-length")?;
         body.resize(length, 0);
         reader.read_exact(&mut body).map_err(|e| e.to_string())?;

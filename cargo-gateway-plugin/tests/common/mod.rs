@@ -142,8 +142,5 @@ pub fn new_plugin(parent: &Path, name: &str, template: &str) -> PathBuf {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    gateway_plugin_envoy::free_port().expect("bind 127.0.0.1:0")
 }
