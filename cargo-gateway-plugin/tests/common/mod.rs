@@ -137,43 +137,7 @@ pub fn new_plugin(parent: &Path, name: &str, template: &str) -> PathBuf {
     assert_ok(&out, &format!("new {name} --template {template}"));
     let dir = parent.join(name);
     std::fs::copy(repo_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
-    align_features(&dir);
     dir
-}
-
-/// Cargo compiles a dependency again for every different set of features,
-/// and the workspace, built as a whole, turns on a few more features of
-/// wasmtime's own dependencies than a plugin crate does (the CLI's and the
-/// Envoy suite's crates ask for them). Without these lines every generated
-/// crate would compile wasmtime and cranelift a second time into the shared
-/// target directory: minutes of CI for nothing. They only add features (no
-/// code of the crate uses them); if the workspace's set drifts, the test
-/// still passes and says so (see [`warn_if_wasmtime_rebuilt`]).
-fn align_features(dir: &Path) {
-    let manifest = dir.join("Cargo.toml");
-    let mut text = std::fs::read_to_string(&manifest).expect("read the generated Cargo.toml");
-    let at = text
-        .find("[dev-dependencies]\n")
-        .expect("the template has [dev-dependencies]")
-        + "[dev-dependencies]\n".len();
-    text.insert_str(
-        at,
-        "# (test only) the features the workspace turns on for wasmtime's dependencies\n\
-         anyhow = \"1\"\nfnv = \"1\"\nindexmap = \"2\"\nsha2 = \"0.10\"\n\
-         libc = { version = \"0.2\", features = [\"extra_traits\"] }\n",
-    );
-    std::fs::write(&manifest, text).expect("write the generated Cargo.toml");
-}
-
-/// Says on stderr when a generated crate's build compiled wasmtime again,
-/// i.e. when [`align_features`] no longer matches the workspace.
-pub fn warn_if_wasmtime_rebuilt(out: &Output, name: &str) {
-    if stderr(out).contains("Compiling wasmtime ") {
-        eprintln!(
-            "note: {name} compiled wasmtime again: the workspace's features for \
-             its dependencies changed; update align_features in tests/common/mod.rs"
-        );
-    }
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
