@@ -9,6 +9,8 @@
 mod errors;
 mod handler;
 mod krate;
+mod mcp_server;
+mod mcp_tool;
 mod parse_config;
 mod plugin;
 mod tick;
@@ -296,4 +298,26 @@ pub fn on_tick(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn parse_rule_config(args: TokenStream, item: TokenStream) -> TokenStream {
     parse_config::expand(parse_config::Kind::RuleConfig, args.into(), item.into()).into()
+}
+
+/// Makes the plugin's config type an MCP server (the runtime's `mcp`
+/// feature): `#[mcp_server(name = "weather", version = "1.0.0", tools =
+/// [get_weather])]`, beside `#[plugin]`. Optional: `instructions = ".."`
+/// (the `initialize` result's), `allow_tools = field` (the config's
+/// `Option<Vec<String>>`, Higress's `allowTools`). The server serves the
+/// request phases itself. See `gateway_plugin::mcp`.
+#[proc_macro_attribute]
+pub fn mcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
+    mcp_server::expand(args.into(), item.into()).into()
+}
+
+/// Makes a function a tool of the MCP server its second argument's config
+/// type is: `fn name(call: &mut ToolCall, config: &Config, args: Args) ->
+/// R` (or `async fn`), `Args: Deserialize + JsonSchema`, `R` a
+/// `ToolResult`, `String` or `Result<_, E: Display>`. Its name is the
+/// function's (`name = ".."` overrides), its description the doc comment.
+/// See `gateway_plugin::mcp`.
+#[proc_macro_attribute]
+pub fn mcp_tool(args: TokenStream, item: TokenStream) -> TokenStream {
+    mcp_tool::expand(args.into(), item.into()).into()
 }

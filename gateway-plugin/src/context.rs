@@ -57,6 +57,9 @@ pub struct HttpContext {
     /// Per direction (request, response): what the plugin decided about
     /// reading the body.
     pub(crate) body_control: [BodyControl; 2],
+    /// Per direction: whether a body follows the headers (the headers
+    /// callback did not end the stream).
+    pub(crate) body_follows: [bool; 2],
 }
 
 impl std::fmt::Debug for HttpContext {
@@ -101,6 +104,7 @@ impl HttpContext {
             request_body_len: 0,
             response_body_len: 0,
             body_control: Default::default(),
+            body_follows: [false; 2],
         }
     }
 
@@ -320,6 +324,19 @@ impl HttpContext {
     }
 
     // ---- body control --------------------------------------------------------
+
+    /// Whether a request body follows the request headers (Go's
+    /// `HasRequestBody`): the gateway did not end the stream with them. Known
+    /// from the request headers phase on.
+    pub fn has_request_body(&self) -> bool {
+        self.body_follows[Direction::Request.index()]
+    }
+
+    /// Whether a response body follows the response headers (Go's
+    /// `HasResponseBody`). Known from the response headers phase on.
+    pub fn has_response_body(&self) -> bool {
+        self.body_follows[Direction::Response.index()]
+    }
 
     /// The request body handler is not called for this stream and nothing
     /// of its body is buffered (Go's `DontReadRequestBody`). Call it in a

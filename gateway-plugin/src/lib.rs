@@ -56,6 +56,8 @@ mod gjson;
 pub mod host;
 mod http_client;
 mod logger;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 // Only what the `__` macros expand to (re-exported under `__private`).
 #[doc(hidden)]
 mod lookup;
@@ -87,6 +89,11 @@ pub use gateway_plugin_macros::{
     on_tick, parse_config, parse_rule_config, plugin,
 };
 
+#[cfg(feature = "mcp")]
+pub use gateway_plugin_macros::{mcp_server, mcp_tool};
+#[cfg(feature = "mcp")]
+pub use schemars;
+
 pub use futures_lite;
 pub use log;
 pub use proxy_wasm;
@@ -112,7 +119,11 @@ pub mod prelude {
     // docs without a `serde_json` dependency.
     pub use serde_json;
     // Several callouts at once: `future::zip(a.get(..), b.get(..)).await`.
+    #[cfg(feature = "mcp")]
+    pub use crate::{mcp_server, mcp_tool};
     pub use futures_lite::future;
+    #[cfg(feature = "mcp")]
+    pub use schemars::JsonSchema;
 }
 
 /// What generated code calls. Not public API: no stability promise.
@@ -153,6 +164,14 @@ pub mod __private {
     /// The plugin API: the phase traits the attributes implement.
     pub mod plugin {
         pub use crate::plugin::*;
+    }
+    /// What `#[mcp_server]` and `#[mcp_tool]` expand to.
+    #[cfg(feature = "mcp")]
+    pub mod mcp {
+        pub use crate::mcp::__private::*;
+        pub use crate::mcp::{
+            IntoToolResult, McpServer, Tool, ToolArguments, ToolCall, ToolFuture,
+        };
     }
     /// `#[on_tick]`'s slots.
     pub mod tick {

@@ -127,8 +127,9 @@ impl<P: Plugin> Stream<P> {
         let Some(config) = self.config.clone() else {
             return Action::Continue;
         };
-        if self.ctx.get().is_none() {
-            return self.headers_while_waiting(direction);
+        match self.ctx.get() {
+            Some(ctx) => ctx.body_follows[direction.index()] = !end_of_stream,
+            None => return self.headers_while_waiting(direction),
         }
         let plan = Bodies::plan::<P>(&mut self.bodies, end_of_stream, direction);
         match handler {
