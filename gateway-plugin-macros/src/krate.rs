@@ -31,11 +31,9 @@ pub(crate) fn split(args: TokenStream, errors: &mut Errors) -> (syn::Path, Token
             Meta::NameValue(nv) if nv.path.is_ident("crate") => {
                 let parsed = match &nv.value {
                     syn::Expr::Path(p) if p.qself.is_none() => Some(p.path.clone()),
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(lit),
-                        ..
-                    }) => lit.parse::<syn::Path>().ok(),
-                    _ => None,
+                    other => {
+                        crate::args::lit_str(other).and_then(|lit| lit.parse::<syn::Path>().ok())
+                    }
                 };
                 match parsed {
                     None => errors.at(

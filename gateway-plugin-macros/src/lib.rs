@@ -6,6 +6,7 @@
 //! a spanned `syn::Error`, and on error emits the errors *and* the user's item
 //! unchanged, so one mistake gives one message and the IDE still sees the item.
 
+mod args;
 mod errors;
 mod handler;
 mod krate;

@@ -9,7 +9,7 @@ use crate::krate;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, Lit, Meta};
+use syn::{Expr, Meta};
 
 /// The attribute's arguments, parsed.
 #[derive(Default)]
@@ -64,28 +64,17 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn string(expr: &Expr, key: &str, errors: &mut Errors) -> Option<String> {
-    match expr {
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => Some(lit.value()),
-        other => {
-            errors.at(other, format!("`{key}` is a string"));
-            None
-        }
+    let value = crate::args::lit_str(expr).map(syn::LitStr::value);
+    if value.is_none() {
+        errors.at(expr, format!("`{key}` is a string"));
     }
+    value
 }
 
 fn parse_args(args: TokenStream, errors: &mut Errors) -> ServerArgs {
     let mut parsed = ServerArgs::default();
-    let metas = match syn::parse::Parser::parse2(
-        syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
-        args,
-    ) {
-        Ok(metas) => metas,
-        Err(error) => {
-            errors.push(error);
-            return parsed;
-        }
+    let Some(metas) = crate::args::metas(args, errors) else {
+        return parsed;
     };
     for meta in metas {
         let Meta::NameValue(nv) = &meta else {

@@ -51,25 +51,13 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<(String, Span)> 
     if args.is_empty() {
         return None;
     }
-    let metas = match syn::parse::Parser::parse2(
-        syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
-        args,
-    ) {
-        Ok(metas) => metas,
-        Err(error) => {
-            errors.push(error);
-            return None;
-        }
-    };
+    let metas = crate::args::metas(args, errors)?;
     let mut name = None;
     for meta in metas {
         match &meta {
-            Meta::NameValue(nv) if nv.path.is_ident("name") => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(lit),
-                    ..
-                }) => name = Some((lit.value(), lit.span())),
-                other => errors.at(other, "`name` is a string: `name = \"get_weather\"`"),
+            Meta::NameValue(nv) if nv.path.is_ident("name") => match crate::args::lit_str(&nv.value) {
+                Some(lit) => name = Some((lit.value(), lit.span())),
+                None => errors.at(&nv.value, "`name` is a string: `name = \"get_weather\"`"),
             },
             other => errors.at(
                 other,
@@ -183,14 +171,7 @@ fn doc_comment(attrs: &[syn::Attribute]) -> String {
         .iter()
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
-            Meta::NameValue(syn::MetaNameValue {
-                value:
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(s),
-                        ..
-                    }),
-                ..
-            }) => Some(s.value()),
+            Meta::NameValue(nv) => crate::args::lit_str(&nv.value).map(syn::LitStr::value),
             _ => None,
         })
         .map(|line| {

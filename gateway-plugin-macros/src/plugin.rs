@@ -3,7 +3,6 @@
 use crate::errors::{with_item, Errors};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Item, LitStr, Meta, Token};
 
@@ -31,13 +30,7 @@ struct Settings {
 /// (reported, with every other problem).
 fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<Args> {
     let (krate, args) = crate::krate::split(args, errors);
-    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
-        Ok(metas) => metas,
-        Err(err) => {
-            errors.push(err);
-            return None;
-        }
-    };
+    let metas = crate::args::metas(args, errors)?;
     let mut name: Option<LitStr> = None;
     let mut settings = Settings::default();
     for meta in metas {
@@ -128,18 +121,12 @@ fn parse_choice(
 
 /// `name = "my-plugin"`: a string literal, not empty, given once.
 fn parse_name(nv: &syn::MetaNameValue, name: &mut Option<LitStr>, errors: &mut Errors) {
-    let lit = match &nv.value {
-        syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(lit),
-            ..
-        }) => lit.clone(),
-        other => {
-            errors.at(
-                other,
-                "`name` must be a string literal: `name = \"my-plugin\"`",
-            );
-            return;
-        }
+    let Some(lit) = crate::args::lit_str(&nv.value).cloned() else {
+        errors.at(
+            &nv.value,
+            "`name` must be a string literal: `name = \"my-plugin\"`",
+        );
+        return;
     };
     if lit.value().trim().is_empty() {
         errors.at(&lit, "the plugin name must not be empty");
@@ -153,13 +140,8 @@ fn parse_name(nv: &syn::MetaNameValue, name: &mut Option<LitStr>, errors: &mut E
 /// A string literal that is one of two words: `Some(false)` for `off`,
 /// `Some(true)` for `on`, `None` for anything else.
 fn string_choice(value: &syn::Expr, off: &str, on: &str) -> Option<bool> {
-    match value {
-        syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(lit),
-            ..
-        }) if lit.value() == off || lit.value() == on => Some(lit.value() == on),
-        _ => None,
-    }
+    let word = crate::args::lit_str(value)?.value();
+    (word == off || word == on).then(|| word == on)
 }
 
 /// Whether the item derives serde's `Deserialize` (any path ending in it).

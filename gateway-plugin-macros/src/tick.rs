@@ -9,10 +9,8 @@
 use crate::errors::{with_item, Errors};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Meta, ReturnType, Token, Type};
+use syn::{FnArg, ItemFn, Meta, ReturnType, Type};
 
 const EXPECTED: &str = "#[on_tick(period_ms = 1000)] fn tick(config: &YourConfig)";
 
@@ -30,13 +28,7 @@ fn slot_of(name: &str) -> usize {
 }
 
 fn parse_period(args: TokenStream, errors: &mut Errors) -> Option<u32> {
-    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args.clone()) {
-        Ok(metas) => metas,
-        Err(err) => {
-            errors.push(err);
-            return None;
-        }
-    };
+    let metas = crate::args::metas(args, errors)?;
     let mut period = None;
     for meta in &metas {
         match meta {

@@ -422,36 +422,21 @@ fn batches_in_2025_03_26_and_refused_after() {
 fn media_types_are_checked() {
     let vm = vm();
     let session = initialize(&vm, "2025-06-18");
-    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
-    let resp = vm
-        .request(
-            Request::post("/mcp")
-                .header("content-type", "text/plain")
-                .header("mcp-session-id", &session)
-                .body(ping.clone()),
-        )
-        .unwrap();
-    assert_eq!(resp.status(), 415);
-    let resp = vm
-        .request(
-            Request::post("/mcp")
-                .header("content-type", "application/json")
-                .header("accept", "text/html")
-                .header("mcp-session-id", &session)
-                .body(ping.clone()),
-        )
-        .unwrap();
-    assert_eq!(resp.status(), 406);
+    // A ping in the session with these media types.
+    let ping = |content_type: &str, accept: &str| {
+        let mut req = Request::post("/mcp")
+            .header("content-type", content_type)
+            .header("mcp-session-id", &session)
+            .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string());
+        if !accept.is_empty() {
+            req = req.header("accept", accept);
+        }
+        vm.request(req).unwrap()
+    };
+    assert_eq!(ping("text/plain", "").status(), 415);
+    assert_eq!(ping("application/json", "text/html").status(), 406);
     // A client that accepts only SSE gets the answer as one SSE event.
-    let resp = vm
-        .request(
-            Request::post("/mcp")
-                .header("content-type", "application/json")
-                .header("accept", "text/event-stream")
-                .header("mcp-session-id", &session)
-                .body(ping),
-        )
-        .unwrap();
+    let resp = ping("application/json", "text/event-stream");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
     assert_eq!(

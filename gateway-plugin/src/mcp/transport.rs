@@ -101,16 +101,19 @@ pub fn on_request_headers<C: McpServer>(ctx: &mut HttpContext, config: &C) -> Ac
 }
 
 /// The request body phase of an MCP server: the messages, answered.
-pub fn on_request_body<C: McpServer>(ctx: HttpContext, config: Rc<C>, body: Vec<u8>) -> TaskFuture {
+pub fn on_request_body<C: McpServer>(
+    mut ctx: HttpContext,
+    config: Rc<C>,
+    body: Vec<u8>,
+) -> TaskFuture {
     boxed_task(async move {
-        let mut ctx = ctx;
         let action = serve(&mut ctx, &*config, &body).await;
         (ctx, action)
     })
 }
 
 async fn serve<C: McpServer>(ctx: &mut HttpContext, config: &C, body: &[u8]) -> Action {
-    let Some(request) = ctx.take::<Request>() else {
+    let Some(mut request) = ctx.take::<Request>() else {
         // The headers phase answered already (or never ran).
         return Action::Continue;
     };
@@ -130,7 +133,7 @@ async fn serve<C: McpServer>(ctx: &mut HttpContext, config: &C, body: &[u8]) -> 
     let mut exchange = Exchange {
         version: request.version,
         has_session: request.has_session,
-        allowed: request.allowed.clone(),
+        allowed: request.allowed.take(),
         issued_session: None,
     };
     let (status, reply) = match message {
