@@ -140,6 +140,25 @@ fn protocol_errors_through_envoy() {
     assert_eq!(resp.json()["error"]["code"], -32700);
     assert_eq!(resp.json()["id"], Value::Null);
 
+    // No body at all: Envoy ends the stream with the headers, and the
+    // headers phase answers (`has_request_body`).
+    let resp = request("POST", &url, &headers, b"").unwrap();
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.json()["error"]["code"], -32700);
+
+    // Higress's header narrows the tools: Envoy passes it to the plugin.
+    let mut narrowed = headers.clone();
+    narrowed.push(("x-envoy-allow-mcp-tools", "forecast, whoami"));
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string();
+    let resp = request("POST", &url, &narrowed, list.as_bytes()).unwrap();
+    let names: Vec<Value> = resp.json()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("forecast"), json!("whoami")]);
+
     let body = json!({"jsonrpc": "2.0", "id": "x", "method": "nope"}).to_string();
     let resp = request("POST", &url, &headers, body.as_bytes()).unwrap();
     assert_eq!(resp.status, 200);
