@@ -147,3 +147,55 @@ pub fn hang_up_after(url_port: u16, path: &str, headers: &[(&str, &str)], after:
     std::thread::sleep(after);
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
+
+/// A TCP server on loopback that answers every connection with the same
+/// raw bytes and closes it: not HTTP (`b"garbage"`), or nothing at all (an
+/// empty reply: the connection is closed as soon as the request is read).
+pub struct RawReply {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RawReply {
+    pub fn start(reply: &'static [u8]) -> RawReply {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the raw server");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut socket, _)) => {
+                        let _ = socket.set_nonblocking(false);
+                        let _ = socket.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut buf = [0u8; 4096];
+                        let _ = socket.read(&mut buf);
+                        let _ = socket.write_all(reply);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        RawReply {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for RawReply {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

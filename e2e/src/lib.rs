@@ -20,7 +20,7 @@ mod redis;
 mod streams;
 mod trailers;
 
-pub use callouts::{hang_up_after, Blackhole, TokenMode, TokenService};
+pub use callouts::{hang_up_after, Blackhole, RawReply, TokenMode, TokenService};
 pub use client::{get, request, Response};
 pub use envoy::{envoy_binary, Envoy, EnvoyConfig, EnvoyFailed, LdsListener};
 pub use gateway_plugin_envoy::{EchoBackend, HttpReply, HttpRequest, HttpServer};

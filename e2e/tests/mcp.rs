@@ -115,6 +115,24 @@ fn the_official_python_client_lists_and_calls_the_tools() {
     assert!(weather.requests() >= 2);
 }
 
+/// Sends a POST's headers announcing `length` bytes, and no body: the
+/// answer, whole (Envoy closes the connection after it).
+fn headers_only(port: u16, session: &str, length: usize) -> String {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         mcp-session-id: {session}\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[test]
 fn protocol_errors_through_envoy() {
     let (weather, upstream) = (EchoBackend::start(), EchoBackend::start());
@@ -145,6 +163,15 @@ fn protocol_errors_through_envoy() {
     let resp = request("POST", &url, &headers, b"").unwrap();
     assert_eq!(resp.status, 400);
     assert_eq!(resp.json()["error"]["code"], -32700);
+
+    // A body announced larger than the server reads: refused at the headers
+    // with a JSON-RPC error, before Envoy buffers it (its own limit, 1 MiB,
+    // would answer a plain 413).
+    // (Only the headers are sent: the answer comes before any of the body.)
+    let answer = headers_only(envoy.port(), &session, 5 * 1024 * 1024);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], -32600, "{answer}");
 
     // Higress's header narrows the tools: Envoy passes it to the plugin.
     let mut narrowed = headers.clone();

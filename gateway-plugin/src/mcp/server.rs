@@ -25,6 +25,11 @@ pub trait McpServer: Plugin {
     const TOOLS: &'static [Tool<Self>];
     /// Tools per page of `tools/list` (the rest follow a `nextCursor`).
     const PAGE_SIZE: usize = 100;
+    /// The largest POST body read, in bytes: one announced larger
+    /// (`Content-Length`) is refused with 413 and a JSON-RPC error before
+    /// any of it is buffered. (A chunked body meets the gateway's own
+    /// buffer limit instead: Envoy's 1 MiB per connection by default.)
+    const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
 
     /// The tools this configuration allows (Higress's `allowTools`):
     /// `None` allows every tool. The request header

@@ -87,6 +87,16 @@ pub fn on_request_headers<C: McpServer>(ctx: &mut HttpContext, config: &C) -> Ac
     if !ctx.has_request_body() {
         return refuse_with(ctx, 400, PARSE_ERROR, "parse error: the body is empty");
     }
+    let length = ctx.request_header("content-length");
+    if let Some(length) = length.and_then(|l| l.trim().parse::<u64>().ok()) {
+        if length > C::MAX_REQUEST_BODY as u64 {
+            let message = format!(
+                "invalid request: the body has {length} bytes, more than the {} this server reads",
+                C::MAX_REQUEST_BODY
+            );
+            return refuse(ctx, 413, &message);
+        }
+    }
     let allowed = allowed_tools(config.allow_tools(), ctx.request_header(ALLOW_TOOLS_HEADER));
     ctx.remove_request_header(ALLOW_TOOLS_HEADER);
     ctx.set(Request {
