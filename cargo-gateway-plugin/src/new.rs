@@ -34,14 +34,21 @@ pub enum Template {
     Redis,
     /// A streaming rewrite of the response body.
     Streaming,
+    /// An MCP server: a tool calling a REST service, a tool with structured output.
+    Mcp,
 }
 
-/// A template's files: `src/lib.rs`, `tests/plugin.rs`, `config.json`.
+/// A template's files: `src/lib.rs`, `tests/plugin.rs`, `config.json`,
+/// and what its Cargo.toml needs beyond `gateway-plugin`.
 struct Files {
     lib: &'static str,
     test: &'static str,
     config: &'static str,
     about: &'static str,
+    /// The runtime's features it turns on.
+    features: &'static [&'static str],
+    /// More `[dependencies]` lines.
+    dependencies: &'static str,
 }
 
 impl Template {
@@ -51,6 +58,7 @@ impl Template {
             Template::HttpCall => "http-call",
             Template::Redis => "redis",
             Template::Streaming => "streaming",
+            Template::Mcp => "mcp",
         }
     }
 
@@ -62,6 +70,8 @@ impl Template {
                 config: include_str!("../templates/basic/config.json"),
                 about: "It adds a configured header to every request and, with `mockEnable`, \
                         answers requests itself.",
+                features: &[],
+                dependencies: "",
             },
             Template::HttpCall => Files {
                 lib: include_str!("../templates/http-call/lib.rs"),
@@ -69,6 +79,8 @@ impl Template {
                 config: include_str!("../templates/http-call/config.json"),
                 about: "It asks a token service for a token (an async callout) before a \
                         request goes upstream. The tests answer the callouts with a closure.",
+                features: &[],
+                dependencies: "",
             },
             Template::Redis => Files {
                 lib: include_str!("../templates/redis/lib.rs"),
@@ -76,12 +88,28 @@ impl Template {
                 config: include_str!("../templates/redis/config.json"),
                 about: "It limits requests per minute, counted in Redis (Higress only). \
                         The tests start a real `redis-server`, which must be on PATH.",
+                features: &[],
+                dependencies: "",
             },
             Template::Streaming => Files {
                 lib: include_str!("../templates/streaming/lib.rs"),
                 test: include_str!("../templates/streaming/plugin.rs"),
                 config: include_str!("../templates/streaming/config.json"),
                 about: "It rewrites text in the response body chunk by chunk, as it streams.",
+                features: &[],
+                dependencies: "",
+            },
+            Template::Mcp => Files {
+                lib: include_str!("../templates/mcp/lib.rs"),
+                test: include_str!("../templates/mcp/plugin.rs"),
+                config: include_str!("../templates/mcp/config.json"),
+                about: "It is an MCP server: MCP clients (AI agents) initialize a session, list \
+                        its tools and call them; one calls a REST service. The tests speak \
+                        the protocol to it on the test host.",
+                features: &["mcp"],
+                dependencies: "# Tool arguments derive `Deserialize` and `JsonSchema` by these crates' names.\n\
+                               serde = { version = \"1\", features = [\"derive\"] }\n\
+                               schemars = \"1\"\n",
             },
         }
     }
@@ -142,10 +170,22 @@ fn render(
     template: Template,
     framework: Option<&Path>,
 ) -> Result<Vec<(&'static str, String)>> {
+    let files = template.files();
+    let features = match files.features {
+        [] => String::new(),
+        features => format!(
+            ", features = [{}]",
+            features
+                .iter()
+                .map(|f| format!("\"{f}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     let (runtime, test_host) = match framework {
         Some(root) => (
             format!(
-                "{{ path = {} }}",
+                "{{ path = {}{features} }}",
                 toml_string(&root.join("gateway-plugin"))?
             ),
             format!(
@@ -153,9 +193,12 @@ fn render(
                 toml_string(&root.join("gateway-plugin-test"))?
             ),
         ),
-        None => ("\"0.1\"".to_string(), "\"0.1\"".to_string()),
+        None if features.is_empty() => ("\"0.1\"".to_string(), "\"0.1\"".to_string()),
+        None => (
+            format!("{{ version = \"0.1\"{features} }}"),
+            "\"0.1\"".to_string(),
+        ),
     };
-    let files = template.files();
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{lib_name}}", &name.replace('-', "_"))
@@ -163,6 +206,7 @@ fn render(
             .replace("{{about}}", files.about)
             .replace("{{gateway_plugin}}", &runtime)
             .replace("{{gateway_plugin_test}}", &test_host)
+            .replace("{{dependencies}}\n", files.dependencies)
             .replace("{{wasm_path}}", WASM_PATH.trim_end())
     };
     Ok(vec![

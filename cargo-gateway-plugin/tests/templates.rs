@@ -15,7 +15,7 @@ fn every_template_builds_and_its_tests_pass() {
     let _ = std::fs::remove_dir_all(&parent);
     std::fs::create_dir_all(&parent).unwrap();
 
-    for template in ["basic", "http-call", "redis", "streaming"] {
+    for template in ["basic", "http-call", "redis", "streaming", "mcp"] {
         let at = Instant::now();
         let name = format!("{template}-plugin");
         let dir = new_plugin(&parent, &name, template);
