@@ -102,6 +102,7 @@ fn main() {
     let rows = measure_all(&redis.address());
     let mut out = per_request_table(&rows);
     out.push_str(&twins_table(&rows));
+    out.push_str(&mcp_table(&rows));
     out.push_str(&profile_tables(&rows));
     println!("{out}");
     // `cargo bench ... -- --markdown PATH` also writes it (scripts/bench).
@@ -117,7 +118,91 @@ fn main() {
 fn measure_all(redis_address: &str) -> Vec<Figures> {
     let mut rows = measure_without_backends();
     rows.extend(measure_with_backends(redis_address));
+    rows.extend(measure_mcp());
     rows
+}
+
+/// `examples/mcp-tools` in a session: a `tools/call` of its REST tool (one
+/// callout) and a `ping` (the protocol alone).
+fn measure_mcp() -> Vec<Figures> {
+    const WEATHER: &str = "outbound|80||weather.static";
+    let config = json!({"weatherService": "weather.static", "weatherPort": 80, "apiKey": "k"});
+    let weather = |h: Host| {
+        h.cluster_fn(WEATHER, |_| {
+            Response::new(200)
+                .header("content-type", "application/json")
+                .body(r#"{"celsius":21}"#)
+        })
+    };
+    // Any VM of the server checks a session another one issued.
+    let vm = weather(Host::load(plugin_wasm("mcp-tools")).expect("load"))
+        .configure(config.clone())
+        .expect("configure");
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "bench", "version": "0"}}});
+    let resp = vm.request(mcp_post(None, &initialize)).expect("initialize");
+    let session = resp
+        .header("mcp-session-id")
+        .expect("a session")
+        .to_string();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "get_weather", "arguments": {"city": "suzhou"}}});
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let call_session = session.clone();
+    vec![
+        measure(
+            "mcp-tools tools/call (1 callout)",
+            "mcp-tools",
+            weather,
+            config.clone(),
+            move || mcp_post(Some(&call_session), &call),
+        ),
+        measure("mcp-tools ping", "mcp-tools", weather, config, move || {
+            mcp_post(Some(&session), &ping)
+        }),
+    ]
+}
+
+fn mcp_post(session: Option<&str>, message: &serde_json::Value) -> Request {
+    let mut req = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(message.to_string());
+    if let Some(session) = session {
+        req = req.header("mcp-session-id", session);
+    }
+    req
+}
+
+/// An MCP tool call beside the http-call example's callout: what the
+/// protocol adds to one callout.
+fn mcp_table(rows: &[Figures]) -> String {
+    let (call, ping) = (
+        row(rows, "mcp-tools tools/call (1 callout)"),
+        row(rows, "mcp-tools ping"),
+    );
+    let http_call = row(rows, "http-call (1 callout)");
+    assert!(
+        call.answer.1.contains("celsius"),
+        "the tool answered: {:?}",
+        call.answer
+    );
+    format!(
+        "\n### MCP: a REST tool's `tools/call` beside http-call's callout\n\n\
+         | case | fuel/req | × http-call | .wasm bytes |\n|---|---:|---:|---:|\n\
+         | mcp-tools tools/call (1 callout) | {} | {:.2} | {} |\n\
+         | mcp-tools ping (no callout) | {} | {:.2} | {} |\n\
+         | http-call (1 callout) | {} | 1.00 | {} |\n",
+        call.fuel,
+        call.fuel as f64 / http_call.fuel as f64,
+        call.bytes,
+        ping.fuel,
+        ping.fuel as f64 / http_call.fuel as f64,
+        ping.bytes,
+        http_call.fuel,
+        http_call.bytes,
+    )
 }
 
 /// The plugins that answer by themselves: the baseline, my-plugin (with and
