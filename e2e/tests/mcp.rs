@@ -206,6 +206,21 @@ fn protocol_errors_through_envoy() {
     assert_eq!(resp.status, 202);
     assert!(resp.body.is_empty());
 
+    // A client that accepts only SSE: the answer as one event, through Envoy.
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}).to_string();
+    let sse_only = [
+        ("content-type", "application/json"),
+        ("accept", "text/event-stream"),
+        ("mcp-session-id", session.as_str()),
+    ];
+    let resp = request("POST", &url, &sse_only, ping.as_bytes()).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("text/event-stream"));
+    assert_eq!(
+        resp.text(),
+        "event: message\ndata: {\"id\":7,\"jsonrpc\":\"2.0\",\"result\":{}}\n\n"
+    );
+
     let resp = request("GET", &url, &[("accept", "text/event-stream")], b"").unwrap();
     assert_eq!(resp.status, 405);
     let resp = request("DELETE", &url, &[("mcp-session-id", &session)], b"").unwrap();
