@@ -5,12 +5,12 @@
 //! name, so any Envoy worker (each has its own Wasm VM, and they share no
 //! memory) recognises an id another one issued, and refuses one that no
 //! server of this name issued (a typo, an id of another server) with 404.
-//! The check is an integrity check, not a credential: who may call the
+//! The check is an integrity check (FNV-1a), not a credential: who may call the
 //! server is the gateway's business (key-auth, jwt-auth plugins before it).
 //! Nothing is remembered, so `DELETE` cannot revoke an id; the client that
 //! deleted its session starts a new one with `initialize`.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// The protocol versions this server speaks, newest first.
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -70,10 +70,17 @@ pub(crate) fn verify(server: &str, id: &str) -> Option<&'static str> {
 }
 
 fn check(server: &str, version: &str, nonce: &str) -> u64 {
-    // SipHash-1-3 with fixed keys: the same in every worker's VM.
-    let mut hasher = std::hash::DefaultHasher::new();
-    (PREFIX, server, version, nonce).hash(&mut hasher);
-    hasher.finish()
+    // FNV-1a, the same in every worker's VM. Any fixed hash is forgeable by
+    // who knows it (a keyed one would need a key every worker shares): it
+    // tells a typo or another server's id, it does not authenticate.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [PREFIX, server, version, nonce] {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 /// 64 random bits: std's `RandomState` takes its keys from the host's
