@@ -17,7 +17,6 @@ use crate::config::{
     from_default, from_serde, from_serde_or_default, from_serde_value, is_blank, parse_json,
     ConfigError, ParseConfig, ParseRuleConfig, ParseRuleFn,
 };
-use crate::logger;
 use crate::plugin::{
     BodyHandler, ChunkHandler, HeadersHandler, OnRequestBody, OnRequestBodyStreaming,
     OnRequestHeaders, OnResponseBody, OnResponseBodyStreaming, OnResponseHeaders, OnStreamDone,
@@ -410,7 +409,7 @@ config_sources! {
     ViaParseFn for &&&&Probe<C>, where C: [ParseConfig];
         may_have_rules: true;
         parse_config(raw) { C::parse_config(&parse_json(raw)?) }
-        parse_rules(raw, rule, merge) { rules::parse_merging(raw, C::parse_config, rule, merge, logger::set_plugin_id) }
+        parse_rules(raw, rule, merge) { rules::parse_merging(raw, C::parse_config, rule, merge) }
 
     /// serde, an empty configuration meaning `Default`.
     ViaSerdeOrDefault for &&&Probe<C>, where C: [DeserializeOwned + Default];
@@ -419,7 +418,7 @@ config_sources! {
         parse_rules(raw, rule, merge) {
             match is_blank(raw) {
                 true => Ok(RuleSet::global(C::default())),
-                false => rules::parse_merging(raw, from_serde_value::<C>, rule, merge, logger::set_plugin_id),
+                false => rules::parse_merging(raw, from_serde_value::<C>, rule, merge),
             }
         }
 
@@ -427,7 +426,7 @@ config_sources! {
     ViaSerde for &&Probe<C>, where C: [DeserializeOwned];
         may_have_rules: true;
         parse_config(raw) { from_serde(raw) }
-        parse_rules(raw, rule, merge) { rules::parse_merging(raw, from_serde_value::<C>, rule, merge, logger::set_plugin_id) }
+        parse_rules(raw, rule, merge) { rules::parse_merging(raw, from_serde_value::<C>, rule, merge) }
 
     /// `Default` alone: a plugin that takes no configuration, and no
     /// `_rules_` either (no JSON parser here, so it stays small).

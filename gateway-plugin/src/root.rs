@@ -8,7 +8,7 @@ use crate::executor::{self, TaskFuture};
 use crate::host::{self, BufferType};
 use crate::logger;
 use crate::plugin::{uses_executor, Plugin};
-use crate::rules::RuleSet;
+use crate::rules::{self, RuleSet};
 use crate::stream::Stream;
 use crate::tick::{TickHandler, TickState};
 use std::cell::Cell;
@@ -56,6 +56,13 @@ impl<P: Plugin> Root<P> {
                 return false;
             }
         };
+        if P::may_have_rules() {
+            // Higress's `_plugin_id_` goes to the logger first, so the
+            // plugin's own parser already logs with it; parsing stays pure.
+            if let Some(id) = rules::plugin_id(&raw) {
+                logger::set_plugin_id(&id);
+            }
+        }
         match P::parse_config(&raw) {
             Ok(config) => {
                 self.config = Some(Rc::new(config));
