@@ -161,11 +161,16 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Ctrl-C and SIGTERM become [`Event::Stop`].
 fn stop_on_signal(events: Sender<Event>) -> Result<()> {
-    ctrlc::set_handler(move || {
-        // The main loop may be gone already: then we are exiting anyway.
-        let _ = events.send(Event::Stop);
-    })
-    .context("cannot install the Ctrl-C handler")
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot install the Ctrl-C handler")?;
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            // The main loop may be gone already: then we are exiting anyway.
+            let _ = events.send(Event::Stop);
+        }
+    });
+    Ok(())
 }
 
 /// What to do after a change.
