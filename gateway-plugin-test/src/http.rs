@@ -84,32 +84,44 @@ impl Request {
         Request::new("DELETE", path)
     }
 
-    /// Adds a header (repeat for several values). `host` sets `:authority`,
-    /// as a gateway does with an HTTP/1.1 `Host`.
-    pub fn header(mut self, name: &str, value: &str) -> Request {
-        if name.eq_ignore_ascii_case("host") {
-            return self.authority(value);
-        }
-        self.headers
-            .push((name.to_string(), value.as_bytes().to_vec()));
-        self
+    /// Adds a header (repeat for several values). A pseudo-header
+    /// (`:authority`, `:path`, `:method`, `:scheme`) sets the request's own,
+    /// as [`authority`](Self::authority) does; so does `host`, as a gateway
+    /// turns an HTTP/1.1 `Host` into `:authority`.
+    ///
+    /// ```
+    /// use gateway_plugin_test::Request;
+    /// let req = Request::get("/").header(":authority", "foo.com").header(":path", "/a?b=1");
+    /// ```
+    pub fn header(self, name: &str, value: &str) -> Request {
+        self.header_bytes(name, value.as_bytes())
     }
 
     /// Adds a header whose value is these bytes, as a client may send them
     /// (an opaque credential, a Latin-1 value): the plugin reads them byte
     /// for byte. Bytes 0x80–0xFF are allowed, as in Envoy; CR, LF or NUL
     /// make the request an [`Error::BadRequest`](crate::Error::BadRequest)
-    /// when it is run. `host` sets `:authority` (as text: lossy if not UTF-8).
+    /// when it is run. A pseudo-header or `host` sets the request's own, as
+    /// [`header`](Self::header) does (as text: lossy if not UTF-8).
     ///
     /// ```
     /// use gateway_plugin_test::Request;
     /// let req = Request::get("/").header_bytes("authorization", b"\xff\xfe\x80bob");
     /// ```
     pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Request {
-        if name.eq_ignore_ascii_case("host") {
-            return self.authority(&String::from_utf8_lossy(value));
-        }
-        self.headers.push((name.to_string(), value.to_vec()));
+        let own = match name.to_ascii_lowercase().as_str() {
+            "host" | ":authority" => &mut self.authority,
+            ":path" => &mut self.path,
+            ":method" => &mut self.method,
+            ":scheme" => &mut self.scheme,
+            // Any other name, `:`-prefixed ones too: `validate` refuses
+            // those as Envoy's codecs do.
+            _ => {
+                self.headers.push((name.to_string(), value.to_vec()));
+                return self;
+            }
+        };
+        *own = String::from_utf8_lossy(value).into_owned();
         self
     }
 
@@ -197,7 +209,13 @@ impl Request {
             })
         };
         let control = |value: &[u8]| value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0));
-        for (name, value) in [(":path", &self.path), (":authority", &self.authority)] {
+        let pseudo = [
+            (":path", &self.path),
+            (":authority", &self.authority),
+            (":method", &self.method),
+            (":scheme", &self.scheme),
+        ];
+        for (name, value) in pseudo {
             if control(value.as_bytes()) {
                 return bad(name, "has CR, LF or NUL in its value");
             }
@@ -206,6 +224,12 @@ impl Request {
             let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
             if name.is_empty() {
                 return bad(name, "has an empty name");
+            }
+            if name.starts_with(':') {
+                return bad(
+                    name,
+                    "is not a request pseudo-header (:authority, :path, :method, :scheme)",
+                );
             }
             if !name.bytes().all(token) {
                 return bad(name, "has a name that is not an HTTP token");
@@ -419,14 +443,15 @@ impl Response {
         self.trailers.text()
     }
 
-    pub fn header(mut self, name: &str, value: &str) -> Response {
-        self.headers
-            .push(name.to_string(), value.as_bytes().to_vec());
-        self
+    /// Adds a header (repeat for several values). `:status` with a number
+    /// sets the status, as [`new`](Self::new) does.
+    pub fn header(self, name: &str, value: &str) -> Response {
+        self.header_bytes(name, value.as_bytes())
     }
 
     /// Adds a header whose value is these bytes (a binary token, a Latin-1
-    /// value): the plugin reads them byte for byte.
+    /// value): the plugin reads them byte for byte. `:status` with a number
+    /// sets the status, as [`header`](Self::header) does.
     ///
     /// ```
     /// use gateway_plugin_test::Response;
@@ -434,7 +459,11 @@ impl Response {
     /// assert_eq!(resp.header_value("x-token"), None); // not UTF-8
     /// ```
     pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Response {
-        self.headers.push(name.to_string(), value.to_vec());
+        let status = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+        match status {
+            Some(status) if name == ":status" => self.status = status,
+            _ => self.headers.push(name.to_string(), value.to_vec()),
+        }
         self
     }
 

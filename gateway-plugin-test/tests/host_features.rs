@@ -3,7 +3,7 @@
 //! its CAS, shared queues, properties, WASI stdout.
 
 use gateway_plugin_e2e::plugin_wasm;
-use gateway_plugin_test::{Host, Request};
+use gateway_plugin_test::{Host, Request, Response};
 
 #[test]
 fn ticks_metrics_shared_data_queues_properties_and_stdout() {
@@ -62,6 +62,39 @@ fn ticks_metrics_shared_data_queues_properties_and_stdout() {
     );
 }
 
+/// A test written as `.header(":authority", ..)` (and `:path`, `:method`,
+/// `:scheme`) sets the request's own pseudo-header, as it did before the
+/// host validated header names.
+#[test]
+fn pseudo_headers_given_as_headers_set_the_requests_own() {
+    let vm = gateway_plugin_test::Host::load(plugin_wasm("my-plugin"))
+        .unwrap()
+        .configure(serde_json::json!({}))
+        .unwrap();
+    let resp = vm
+        .request(
+            Request::get("/")
+                .header(":authority", "foo.com")
+                .header(":PATH", "/a?b=1")
+                .header(":method", "PUT")
+                .header_bytes(":scheme", b"https"),
+        )
+        .unwrap();
+    let upstream = resp.upstream_request().expect("reached the upstream");
+    assert_eq!(upstream.authority(), "foo.com");
+    assert_eq!(upstream.path(), "/a?b=1");
+    assert_eq!(upstream.method(), "PUT");
+
+    // And an upstream's answer given `:status` as a header has that status.
+    let vm = gateway_plugin_test::Host::load(plugin_wasm("my-plugin"))
+        .unwrap()
+        .upstream(|_| Response::new(200).header(":status", "503"))
+        .configure(serde_json::json!({}))
+        .unwrap();
+    let resp = vm.request(Request::get("/")).unwrap();
+    assert_eq!(resp.status(), 503);
+}
+
 #[test]
 fn requests_a_gateway_would_refuse_are_refused_naming_the_header() {
     let vm = gateway_plugin_test::Host::load(plugin_wasm("my-plugin"))
@@ -91,6 +124,16 @@ fn requests_a_gateway_would_refuse_are_refused_naming_the_header() {
             "CR, LF or NUL",
         ),
         (Request::get("/a\r\nb"), ":path", "CR, LF or NUL"),
+        (
+            Request::get("/").header(":authority", "a\nb"),
+            ":authority",
+            "CR, LF or NUL",
+        ),
+        (
+            Request::get("/").header(":protocol", "websocket"),
+            ":protocol",
+            "not a request pseudo-header",
+        ),
     ];
     for (request, header, reason) in cases {
         match vm.request(request) {
