@@ -76,4 +76,10 @@ fn properties_metrics_details_and_access_log_attributes() {
             && l.contains(r#"{\"model\":\"qwen\",\"tokens\":42}"#)),
         "{lines:?}"
     );
+
+    // A query parameter removed and one set: the upstream gets the new
+    // `:path`, the other pairs as the client sent them.
+    let echo = get(&envoy.url("/query?z=%7e&apikey=k1&page=9&q=a+b")).json();
+    assert_eq!(echo["path"], "/query?z=%7e&page=1&q=a+b", "{echo}");
+    assert_eq!(echo["headers"]["x-apikey"], "k1", "{echo}");
 }

@@ -481,6 +481,54 @@ impl HttpContext {
         self.cached(&self.method, ":method")
     }
 
+    // ---- query ---------------------------------------------------------------
+
+    /// The query of the request's path, parsed by Go's rules (see
+    /// [`Query`](crate::query::Query)).
+    ///
+    /// ```no_run
+    /// # use gateway_plugin::prelude::*;
+    /// # fn f(ctx: &mut HttpContext) {
+    /// let key = ctx.query().get("apikey").map(str::to_string);
+    /// if key.is_some() {
+    ///     // Not passed on to the upstream.
+    ///     ctx.remove_query_param("apikey");
+    /// }
+    /// # }
+    /// ```
+    pub fn query(&self) -> crate::query::Query {
+        crate::query::Query::of_path(self.path())
+    }
+
+    /// Rewrites `:path` with this query (no `?` if it is empty); the part
+    /// before the `?` stays, and [`path`](Self::path) says the new one.
+    pub fn set_query(&mut self, query: &crate::query::Query) {
+        let (before, _) = crate::query::split_path(self.path());
+        let query = query.to_string();
+        let path = match query.is_empty() {
+            true => before.to_string(),
+            false => format!("{before}?{query}"),
+        };
+        self.replace_request_header(":path", &path);
+        self.path = OnceCell::from(path);
+    }
+
+    /// Sets one query parameter (its first occurrence in place, the others
+    /// removed, else appended) and rewrites `:path`; other parameters stay
+    /// byte for byte.
+    pub fn set_query_param(&mut self, key: &str, value: &str) {
+        let mut query = self.query();
+        query.set(key, value);
+        self.set_query(&query);
+    }
+
+    /// Removes every value of a query parameter and rewrites `:path`.
+    pub fn remove_query_param(&mut self, key: &str) {
+        let mut query = self.query();
+        query.remove(key);
+        self.set_query(&query);
+    }
+
     // ---- properties ----------------------------------------------------------
 
     /// A host property, e.g. `ctx.get_property(&["route_name"])` or

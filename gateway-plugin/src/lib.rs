@@ -63,6 +63,7 @@ pub mod mcp;
 mod lookup;
 mod metrics;
 mod plugin;
+pub mod query;
 mod rebuild;
 mod redis;
 mod resp;
@@ -80,7 +81,7 @@ pub use http_client::{
 pub use metrics::{Counter, Gauge, Histogram, MetricError};
 pub use plugin::{Chunk, IntoChunk};
 pub use proxy_wasm::types::Action;
-pub use redis::{RedisCall, RedisClient, RedisError, RedisOptions};
+pub use redis::{RedisArg, RedisCall, RedisClient, RedisCommand, RedisError, RedisOptions};
 pub use resp::{RespError, RespValue};
 
 // The attribute macros (their docs are on them, in gateway-plugin-macros).
@@ -106,11 +107,12 @@ pub mod prelude {
         Cluster, ConsulCluster, DnsCluster, FqdnCluster, K8sCluster, NacosCluster, RouteCluster,
         StaticIpCluster, TargetCluster,
     };
+    pub use crate::query::Query;
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
         on_tick, parse_config, parse_rule_config, plugin, Action, Chunk, ConfigError, Counter,
         Gauge, Gjson, Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError,
-        RedisClient, RedisError, RedisOptions, RespValue,
+        RedisArg, RedisClient, RedisError, RedisOptions, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};

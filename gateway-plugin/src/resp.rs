@@ -32,6 +32,80 @@ impl RespValue {
             _ => None,
         }
     }
+
+    /// A simple or bulk string as text; `None` for other kinds and for
+    /// bytes that are not UTF-8 (see [`as_bytes`](Self::as_bytes)).
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(self.as_bytes()?).ok()
+    }
+
+    /// A simple or bulk string, byte for byte.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            RespValue::Simple(s) => Some(s.as_bytes()),
+            RespValue::Bulk(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// An integer reply, or a string that is one (a script's `"42"`).
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            RespValue::Integer(i) => Some(*i),
+            _ => self.as_str()?.parse().ok(),
+        }
+    }
+
+    /// The items of an array reply, e.g. of `EVAL`:
+    ///
+    /// ```
+    /// use gateway_plugin::RespValue;
+    /// // `return {1, "x", {2}}` from a script:
+    /// let reply = RespValue::Array(vec![
+    ///     RespValue::Integer(1),
+    ///     RespValue::Bulk(b"x".to_vec()),
+    ///     RespValue::Array(vec![RespValue::Integer(2)]),
+    /// ]);
+    /// let items = reply.as_array().unwrap();
+    /// assert_eq!(items[0].as_integer(), Some(1));
+    /// assert_eq!(items[1].as_str(), Some("x"));
+    /// assert_eq!(items[2].as_array().map(|a| a[0].as_integer()), Some(Some(2)));
+    /// assert_eq!(reply.get(5), None);
+    /// ```
+    pub fn as_array(&self) -> Option<&[RespValue]> {
+        match self {
+            RespValue::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The array's item at `index`; `None` if not an array or too short.
+    pub fn get(&self, index: usize) -> Option<&RespValue> {
+        self.as_array()?.get(index)
+    }
+
+    /// The items of an array reply, owned.
+    pub fn into_array(self) -> Option<Vec<RespValue>> {
+        match self {
+            RespValue::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// An error inside a reply (an item of a `MULTI`/`EXEC` answer or a
+    /// script's `redis.pcall`): its message. A top-level error reply is
+    /// already `Err(RedisError::Reply)`.
+    pub fn as_error(&self) -> Option<&str> {
+        match self {
+            RespValue::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the reply is no value (`$-1`, `*-1`).
+    pub fn is_nil(&self) -> bool {
+        matches!(self, RespValue::Nil)
+    }
 }
 
 impl fmt::Display for RespValue {
@@ -187,6 +261,32 @@ mod tests {
             b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
         );
         assert_eq!(encode_command::<&str>(&[]), b"*0\r\n");
+    }
+
+    #[test]
+    fn accessors_say_none_for_other_kinds() {
+        let bulk = RespValue::Bulk(b"-7".to_vec());
+        assert_eq!(
+            (bulk.as_str(), bulk.as_integer(), bulk.as_bytes()),
+            (Some("-7"), Some(-7), Some(&b"-7"[..]))
+        );
+        let binary = RespValue::Bulk(b"\xff".to_vec());
+        assert_eq!(
+            (binary.as_str(), binary.as_bytes()),
+            (None, Some(&b"\xff"[..]))
+        );
+        assert_eq!(RespValue::Simple("OK".into()).as_integer(), None);
+        let error = RespValue::Error("ERR no".into());
+        assert_eq!(
+            (error.as_error(), error.as_str(), error.as_array()),
+            (Some("ERR no"), None, None)
+        );
+        assert!(RespValue::Nil.is_nil() && RespValue::Nil.as_integer().is_none());
+        assert_eq!(RespValue::Integer(3).as_str(), None);
+        let array = RespValue::Array(vec![RespValue::Nil]);
+        assert!(array.get(0).is_some_and(RespValue::is_nil));
+        assert_eq!(array.clone().into_array().map(|a| a.len()), Some(1));
+        assert_eq!(RespValue::Integer(1).into_array(), None);
     }
 
     #[test]

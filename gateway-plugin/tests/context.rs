@@ -34,6 +34,29 @@ fn reads_route_cluster_request_id_address_and_plugin_name() {
     assert_eq!(upstream.header("x-plugin-name"), Some("higress-context"));
 }
 
+/// `remove_query_param` / `set_query_param` rewrite `:path`, keeping the
+/// other pairs byte for byte; `path()` says the new one.
+#[test]
+fn query_parameters_are_removed_and_set_in_the_path() {
+    let vm = vm();
+    let cases = [
+        (
+            "/query?z=%7e&apikey=k%201&page=9&page=8&a;b",
+            "k 1",
+            "/query?z=%7e&page=1&a;b",
+        ),
+        ("/query", "(none)", "/query?page=1"),
+        ("/query?apikey=only", "only", "/query?page=1"),
+    ];
+    for (path, key, rewritten) in cases {
+        let resp = vm.request(Request::get(path)).unwrap();
+        let upstream = resp.upstream_request().unwrap();
+        assert_eq!(upstream.path(), rewritten, "{path}");
+        assert_eq!(upstream.header("x-path-seen"), Some(rewritten));
+        assert_eq!(upstream.header("x-apikey"), Some(key));
+    }
+}
+
 #[test]
 fn writes_user_attributes_trace_tags_and_reroute_as_go_does() {
     let resp = vm().request(Request::get("/")).unwrap();

@@ -124,6 +124,31 @@ fn keys_in_the_query() {
         401,
         "No Key Authentication information found.",
     );
+    // As Go's `url.Query()`: `+` is a space, a pair with a bad escape or a
+    // `;` is no parameter, and two keys (or one key twice) are two tokens.
+    let spaced = self::vm(config(json!({
+        "in_header": false, "in_query": true,
+        "consumers": [{"name": "spaced", "credential": "token 1"}],
+    })));
+    let resp = spaced.request(Request::get("/?apikey=token+1")).unwrap();
+    assert_eq!(consumer(&resp), Some("spaced"), "{}", resp.text());
+    for path in ["/?apikey=token1%zz", "/?apikey=token1;x=1", "/?apikey=%"] {
+        denied(
+            &vm.request(Request::get(path)).unwrap(),
+            401,
+            "No Key Authentication information found.",
+        );
+    }
+    for path in [
+        "/?apikey=token1&apikey=token2",
+        "/?x-api-key=token1&apikey=token1",
+    ] {
+        denied(
+            &vm.request(Request::get(path)).unwrap(),
+            401,
+            "Muti Key Authentication information found.",
+        );
+    }
 }
 
 #[test]

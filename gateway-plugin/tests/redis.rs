@@ -331,6 +331,8 @@ fn the_typed_commands_of_gos_table_against_a_real_redis() {
             "sismember": true, "srem": 1, "scard": 1, "zcount": 2,
             "zrevrank": 1, "zrank": null, "zscore": "2", "zincr": "2",
             "zrevrange": ["two", "one"], "zrem": 1, "zcard": 1,
+            "incr_by": 42, "bin_bytes": [0xff, 0, b'k'], "bin_str": null, "strlen": 3,
+            "script": [42, "λ", "dave:n", "WRONGTYPE", 4],
         })
     );
 }

@@ -151,39 +151,14 @@ fn tokens(ctx: &HttpContext, config: &KeyAuth) -> Vec<String> {
     if !config.in_query {
         return Vec::new();
     }
-    let query = ctx.path().split_once('?').map(|(_, q)| q).unwrap_or("");
-    let query = query.split('#').next().unwrap_or("");
-    let mut found = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if config.keys.iter().any(|k| *k == percent_decode(key)) {
-            found.push(percent_decode(value));
-        }
-    }
-    found
-}
-
-/// `%XX` and `+` decoding, as Go's `url.Query()` (a bad escape stays as is).
-fn percent_decode(text: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi * 16 + lo) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // Go: `url.Parse(path).Query()`, then every value of each key in turn.
+    let query = ctx.query();
+    config
+        .keys
+        .iter()
+        .flat_map(|key| query.get_all(key))
+        .map(str::to_string)
+        .collect()
 }
 
 fn deny(ctx: &mut HttpContext, status: u32, why: &str) -> Action {

@@ -137,7 +137,7 @@ async fn count_visits(
     {
         let redis = config.redis.as_ref().ok_or("no Redis is configured")?;
         let count = redis
-            .incr(&format!("mcp:visits:{}", args.name))
+            .incr(format!("mcp:visits:{}", args.name))
             .await
             .map_err(|e| format!("redis: {e}"))?;
         Ok(format!("{} visited {count} times", args.name))

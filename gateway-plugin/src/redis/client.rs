@@ -195,9 +195,9 @@ impl RedisClient {
     }
 
     /// A command for the client's cluster (`init`ed first if it was not).
-    pub(super) fn call<T>(
+    pub(super) fn call<T, A: AsRef<[u8]>>(
         &self,
-        args: &[&str],
+        args: &[A],
         convert: fn(RespValue) -> Result<T, RedisError>,
     ) -> RedisCall<T> {
         let cluster = self.target.name();

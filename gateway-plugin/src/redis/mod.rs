@@ -23,9 +23,11 @@
 //! answer comes in through `host/exports.rs`, once a client exists.
 //!
 //! The client and its init are in `client.rs`, the commands in
-//! `commands.rs` and what their replies become in `reply.rs`, the future a
+//! `commands.rs` (what their arguments can be, and a command built one
+//! argument at a time, in `arg.rs`) and what their replies become in `reply.rs`, the future a
 //! command is in `call.rs`, its errors in `error.rs`.
 
+mod arg;
 mod call;
 mod client;
 mod commands;
@@ -33,6 +35,7 @@ mod error;
 mod init;
 mod reply;
 
+pub use arg::{RedisArg, RedisCommand};
 pub use call::RedisCall;
 pub use client::RedisClient;
 pub use error::RedisError;
