@@ -2,7 +2,7 @@
 //! `scripts/setup`) in front of the echo backend; a request goes through the
 //! plugin, its log line reaches stdout, SIGINT stops everything. A
 //! configuration that is not JSON or that the plugin refuses fails with one
-//! line saying so.
+//! line saying so, as does a Redis plugin, which upstream Envoy cannot load.
 
 mod common;
 
@@ -208,5 +208,35 @@ fn a_configuration_the_plugin_refuses_is_its_own_error_line() {
         "{err}"
     );
     assert!(!err.contains("Unable to create Wasm plugin"), "{err}");
+    assert!(!stdout(&out).contains("listening on"), "{}", stdout(&out));
+}
+
+/// Upstream Envoy has no Redis host calls: `run` on a `--template redis`
+/// crate says so in one line, with what to do, instead of Envoy's
+/// "Unable to create Wasm plugin".
+#[test]
+fn a_redis_plugin_envoy_cannot_load_is_one_line_saying_why() {
+    let parent = shared_target().join("run-redis");
+    let _ = std::fs::remove_dir_all(&parent);
+    std::fs::create_dir_all(&parent).unwrap();
+    let dir = new_plugin(&parent, "redis-run-plugin", "redis");
+    let port = free_port().to_string();
+    let out = Command::new(bin())
+        .args(["run", "--port", &port])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", shared_target())
+        .env("ENVOY_BIN", envoy())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo-gateway-plugin");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with("error: Envoy cannot load the plugin: it imports env.proxy_redis_"),
+        "{err}"
+    );
+    assert!(errors[0].contains("`cargo gateway-plugin test`"), "{err}");
     assert!(!stdout(&out).contains("listening on"), "{}", stdout(&out));
 }

@@ -25,6 +25,8 @@ fn properties_metrics_details_and_access_log_attributes() {
     assert_eq!(headers["x-route"], "main-route", "{echo}");
     assert_eq!(headers["x-cluster"], "backend", "{echo}");
     assert_eq!(headers["x-plugin-name"], "higress-context", "{echo}");
+    // Envoy's `source.address` is `ip:port`: the peer is our loopback.
+    assert_eq!(headers["x-peer-ip"], "127.0.0.1", "{echo}");
     assert_eq!(
         headers["x-request-id-seen"], headers["x-request-id"],
         "{echo}"

@@ -573,6 +573,29 @@ impl HttpContext {
         self.get_property_string(&["source", "address"])
     }
 
+    /// The client's IP, read as Higress's plugins read it: the first entry
+    /// of a header (`x-forwarded-for: client, proxy`), or the peer's
+    /// address without its port; `None` if absent or not an address (see
+    /// [`parse_ip`](crate::ip::parse_ip)).
+    ///
+    /// ```no_run
+    /// # use gateway_plugin::prelude::*;
+    /// use gateway_plugin::ip::{IpSet, IpSource};
+    /// # fn f(ctx: &mut HttpContext, deny: &IpSet) -> Action {
+    /// match ctx.client_ip(&IpSource::header("x-forwarded-for")) {
+    ///     Some(ip) if deny.contains(ip) => ctx.send_response(403, &[], b"denied"),
+    ///     _ => Action::Continue,
+    /// }
+    /// # }
+    /// ```
+    pub fn client_ip(&self, source: &crate::ip::IpSource) -> Option<std::net::IpAddr> {
+        let text = match source {
+            crate::ip::IpSource::Peer => self.downstream_address()?,
+            crate::ip::IpSource::Header(name) => self.request_header(name)?,
+        };
+        crate::ip::parse_ip(crate::ip::first_forwarded(&text))
+    }
+
     /// The plugin's name as the gateway configured it (property
     /// `plugin_name`: the Wasm filter's `config.name`).
     pub fn plugin_name(&self) -> Option<String> {

@@ -117,6 +117,28 @@ impl<'a> Json<'a> {
         }
     }
 
+    /// Go's `int32(r.Int())`, as ports write it: the low 32 bits of
+    /// [`int`](Self::int) (so 2^31 is -2^31). Check the range first where a
+    /// wrapped value would be wrong.
+    pub fn int32(self) -> i32 {
+        self.int() as i32
+    }
+
+    /// Go's `uint32(r.Uint())`: the low 32 bits of [`uint`](Self::uint)
+    /// (so 2^32 is 0, and a negative value, which `uint` makes 0, is 0).
+    ///
+    /// ```
+    /// use gateway_plugin::Gjson;
+    /// let json = serde_json::json!({"port": 8080, "big": 4294967297u64, "text": "7"});
+    /// assert_eq!(json.gjson("port").uint32(), 8080);
+    /// assert_eq!(json.gjson("big").uint32(), 1);
+    /// assert_eq!(json.gjson("text").uint32(), 7);
+    /// assert_eq!(json.gjson("missing").int32(), 0);
+    /// ```
+    pub fn uint32(self) -> u32 {
+        self.uint() as u32
+    }
+
     /// gjson's `Float()`: numbers, numeric strings, `true` is 1; else 0.
     pub fn float(self) -> f64 {
         match self.0 {

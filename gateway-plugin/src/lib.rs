@@ -55,6 +55,7 @@ mod executor;
 mod gjson;
 pub mod host;
 mod http_client;
+pub mod ip;
 mod logger;
 #[cfg(feature = "mcp")]
 pub mod mcp;
@@ -111,8 +112,8 @@ pub mod prelude {
     pub use crate::{
         on_request_body, on_request_headers, on_response_body, on_response_headers, on_stream_done,
         on_tick, parse_config, parse_rule_config, plugin, Action, Chunk, ConfigError, Counter,
-        Gauge, Gjson, Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, MetricError,
-        RedisArg, RedisClient, RedisError, RedisOptions, RespValue,
+        Gauge, Gjson, Histogram, HttpCallError, HttpClient, HttpContext, HttpResponse, Json,
+        MetricError, RedisArg, RedisClient, RedisError, RedisOptions, RespValue,
     };
     // `log::info!(..)` and bare `info!(..)` both work without a `log` dependency.
     pub use log::{self, debug, error, info, trace, warn};

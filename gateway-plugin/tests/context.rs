@@ -32,6 +32,22 @@ fn reads_route_cluster_request_id_address_and_plugin_name() {
     assert_eq!(upstream.header("x-request-id-seen"), Some("abc-123"));
     assert_eq!(upstream.header("x-downstream"), Some("127.0.0.1:50000"));
     assert_eq!(upstream.header("x-plugin-name"), Some("higress-context"));
+    assert_eq!(upstream.header("x-peer-ip"), Some("127.0.0.1"));
+    assert_eq!(upstream.header("x-client-ip"), Some("-"));
+
+    // The first entry of x-forwarded-for, IPv6 and ports read as Higress does.
+    for (forwarded, seen) in [
+        ("203.0.113.9, 10.0.0.1", "203.0.113.9"),
+        ("[2001:db8::7]:4711", "2001:db8::7"),
+        ("198.51.100.2:80", "198.51.100.2"),
+        ("unknown", "-"),
+    ] {
+        let resp = vm
+            .request(Request::get("/x").header("x-forwarded-for", forwarded))
+            .unwrap();
+        let upstream = resp.upstream_request().unwrap();
+        assert_eq!(upstream.header("x-client-ip"), Some(seen), "{forwarded}");
+    }
 }
 
 /// `remove_query_param` / `set_query_param` rewrite `:path`, keeping the

@@ -5,7 +5,7 @@
 //! answers, and read for the reason when it exits first.
 
 use super::args::{port_in_use, Upstream};
-use super::logs::{parse_line, plugin_error, LinePrinter};
+use super::logs::{missing_import, parse_line, plugin_error, LinePrinter};
 use super::Event;
 use anyhow::{anyhow, bail, Context, Result};
 use gateway_plugin_envoy::binary::{self, ENVOY_VERSION};
@@ -211,6 +211,9 @@ impl Runner {
     fn startup_failure(&self, lines: &[String], status: &str) -> anyhow::Error {
         if let Some(line) = plugin_error(lines) {
             return anyhow!("the plugin refused its configuration: {line}");
+        }
+        if let Some(reason) = lines.iter().find_map(|l| missing_import(l)) {
+            return anyhow!("{reason}");
         }
         let bind = format!("cannot bind '127.0.0.1:{}'", self.port);
         if let Some(line) = lines.iter().find(|l| l.contains(&bind)) {

@@ -53,6 +53,24 @@ pub(super) fn plugin_error(lines: &[String]) -> Option<String> {
     })
 }
 
+/// The one-line reason for V8's "missing import" (the plugin calls a host
+/// function this Envoy does not have), with what to do; `None` for any
+/// other line.
+pub(super) fn missing_import(line: &str) -> Option<String> {
+    let (_, import) = line.split_once("missing import: ")?;
+    let import = import.split_whitespace().next().unwrap_or(import);
+    if import.contains("proxy_redis_") {
+        return Some(format!(
+            "Envoy cannot load the plugin: it imports {import}, Higress's Redis host call, \
+             which upstream Envoy does not have; test it with `cargo gateway-plugin test` \
+             (the test host has Redis), or run it in a Higress gateway"
+        ));
+    }
+    Some(format!(
+        "Envoy cannot load the plugin: it imports {import}, a host call this Envoy does not have"
+    ))
+}
+
 /// Prints Envoy's lines as `run` shows them.
 #[derive(Default)]
 pub(super) struct LinePrinter {
@@ -96,6 +114,20 @@ impl LinePrinter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_import_is_one_line_saying_what_to_do() {
+        let line = "[2026-12-08 01:30:00.000][12][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Failed to load Wasm module due to a missing import: env.proxy_redis_init";
+        let reason = missing_import(line).unwrap();
+        assert!(reason.contains("imports env.proxy_redis_init,"), "{reason}");
+        assert!(reason.contains("cargo gateway-plugin test"), "{reason}");
+        let other = missing_import("... due to a missing import: env.proxy_foo").unwrap();
+        assert!(
+            other.ends_with("imports env.proxy_foo, a host call this Envoy does not have"),
+            "{other}"
+        );
+        assert_eq!(missing_import("Unable to create Wasm plugin p"), None);
+    }
 
     #[test]
     fn shortens_a_plugin_line() {
