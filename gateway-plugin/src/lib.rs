@@ -71,6 +71,8 @@ mod resp;
 mod root;
 mod rules;
 mod stream;
+#[cfg(feature = "template")]
+pub mod template;
 mod tick;
 
 pub use config::ConfigError;
