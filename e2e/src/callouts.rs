@@ -155,6 +155,8 @@ pub struct RawReply {
     port: u16,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// What each connection sent first (up to 4 KiB), lossy.
+    received: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl RawReply {
@@ -165,6 +167,8 @@ impl RawReply {
         let port = listener.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = Arc::clone(&received);
         let thread = std::thread::spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
@@ -172,7 +176,10 @@ impl RawReply {
                         let _ = socket.set_nonblocking(false);
                         let _ = socket.set_read_timeout(Some(Duration::from_secs(2)));
                         let mut buf = [0u8; 4096];
-                        let _ = socket.read(&mut buf);
+                        let read = socket.read(&mut buf).unwrap_or(0);
+                        if let Ok(mut kept) = kept.lock() {
+                            kept.push(String::from_utf8_lossy(&buf[..read]).into_owned());
+                        }
                         let _ = socket.write_all(reply);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -183,11 +190,18 @@ impl RawReply {
             port,
             stop,
             thread: Some(thread),
+            received,
         }
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What each connection sent (its first read: a request's head and
+    /// the start of its body), in order.
+    pub fn received(&self) -> Vec<String> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }
 

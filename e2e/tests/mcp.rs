@@ -17,6 +17,8 @@ const WEATHER: &str = "outbound|80||weather.static";
 fn start(weather: &EchoBackend, upstream: &EchoBackend) -> Envoy {
     Envoy::start(
         EnvoyConfig::new("mcp-tools-envoy", upstream.port())
+            // As Higress has it: the MCP request's headers wait for its body.
+            .allow_on_headers_stop_iteration(true)
             .configuration(json!({
                 "weatherService": "weather.static", "weatherPort": 80, "apiKey": "k1"
             }))

@@ -305,7 +305,9 @@ pub fn parse_rule_config(args: TokenStream, item: TokenStream) -> TokenStream {
 /// feature): `#[mcp_server(name = "weather", version = "1.0.0", tools =
 /// [get_weather])]`, beside `#[plugin]`. Optional: `instructions = ".."`
 /// (the `initialize` result's), `allow_tools = field` (the config's
-/// `Option<Vec<String>>`, Higress's `allowTools`). The server serves the
+/// `Option<Vec<String>>`, Higress's `allowTools`), `rest = field` (a
+/// `gateway_plugin::mcp::RestServer`: Higress's REST-to-MCP tools from the
+/// configuration, served after the written ones). The server serves the
 /// request phases itself. See `gateway_plugin::mcp`.
 #[proc_macro_attribute]
 pub fn mcp_server(args: TokenStream, item: TokenStream) -> TokenStream {

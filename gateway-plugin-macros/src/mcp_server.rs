@@ -1,6 +1,7 @@
 //! `#[mcp_server(name = "..", version = "..", tools = [..])]` on a plugin's
-//! config type: implements `McpServer` (its info, its tools in order) and
-//! the request phases that serve MCP. Two tools with one name are a
+//! config type: implements `McpServer` (its info, its tools in order, a
+//! configured REST server with `rest = field`) and the request phases that
+//! serve MCP. Two tools with one name are a
 //! compile error: the same path twice at the second one, the same name
 //! given twice (`#[mcp_tool(name = ..)]`) by a constant check naming both.
 
@@ -19,6 +20,7 @@ struct ServerArgs {
     instructions: Option<String>,
     tools: Vec<syn::Path>,
     allow_tools: Option<syn::Ident>,
+    rest: Option<syn::Ident>,
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -100,9 +102,18 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> ServerArgs {
                     "`allow_tools` names the config's field (an `Option<Vec<String>>`): `allow_tools = allow_tools`",
                 ),
             },
+            "rest" => match &nv.value {
+                Expr::Path(p) if p.path.get_ident().is_some() => {
+                    parsed.rest = p.path.get_ident().cloned()
+                }
+                other => errors.at(
+                    other,
+                    "`rest` names the config's field (a `RestServer`): `rest = rest`",
+                ),
+            },
             _ => errors.at(
                 &nv.path,
-                "`#[mcp_server]` takes `name`, `version`, `tools`, `instructions`, `allow_tools` and `crate`",
+                "`#[mcp_server]` takes `name`, `version`, `tools`, `instructions`, `allow_tools`, `rest` and `crate`",
             ),
         }
     }
@@ -162,10 +173,25 @@ fn generate(krate: &syn::Path, ident: &syn::Ident, args: &ServerArgs) -> TokenSt
             });
         }
     }
-    let allow_tools = args.allow_tools.as_ref().map(|field| {
-        quote! {
+    let allow_tools = match (&args.allow_tools, &args.rest) {
+        (Some(field), _) => Some(quote! {
             fn allow_tools(&self) -> ::std::option::Option<&[::std::string::String]> {
                 self.#field.as_deref()
+            }
+        }),
+        // A REST server's own `allowTools` (through `rest()`, so a field of
+        // the wrong type is one error, there).
+        (None, Some(_)) => Some(quote! {
+            fn allow_tools(&self) -> ::std::option::Option<&[::std::string::String]> {
+                #private::mcp::McpServer::rest(self).and_then(#krate::mcp::RestServer::allow_tools)
+            }
+        }),
+        (None, None) => None,
+    };
+    let rest = args.rest.as_ref().map(|field| {
+        quote_spanned! {field.span()=>
+            fn rest(&self) -> ::std::option::Option<&#krate::mcp::RestServer> {
+                ::std::option::Option::Some(&self.#field)
             }
         }
     });
@@ -176,6 +202,7 @@ fn generate(krate: &syn::Path, ident: &syn::Ident, args: &ServerArgs) -> TokenSt
             const INSTRUCTIONS: ::std::option::Option<&'static str> = #instructions;
             const TOOLS: &'static [#private::mcp::Tool<Self>] = &[#(#tools),*];
             #allow_tools
+            #rest
         }
         const _: () = { #(#duplicates)* };
         impl #private::OnRequestHeaders for #ident {
@@ -185,6 +212,10 @@ fn generate(krate: &syn::Path, ident: &syn::Ident, args: &ServerArgs) -> TokenSt
         impl #private::OnRequestBody for #ident {
             const HANDLER: #private::BodyHandler<Self> =
                 #private::BodyHandler::Async(#private::mcp::on_request_body::<#ident>);
+            // An MCP request is answered here: its headers must not reach
+            // the upstream while its body is read (one that answers early
+            // would answer the client).
+            const HOLD_HEADERS: bool = true;
         }
     }
 }

@@ -127,12 +127,14 @@ fn measure_all(redis_address: &str) -> Vec<Figures> {
 fn measure_mcp() -> Vec<Figures> {
     const WEATHER: &str = "outbound|80||weather.static";
     let config = json!({"weatherService": "weather.static", "weatherPort": 80, "apiKey": "k"});
+    // An MCP server holds the request's headers (as Higress lets it).
     let weather = |h: Host| {
-        h.cluster_fn(WEATHER, |_| {
-            Response::new(200)
-                .header("content-type", "application/json")
-                .body(r#"{"celsius":21}"#)
-        })
+        h.allow_on_headers_stop_iteration()
+            .cluster_fn(WEATHER, |_| {
+                Response::new(200)
+                    .header("content-type", "application/json")
+                    .body(r#"{"celsius":21}"#)
+            })
     };
     // Any VM of the server checks a session another one issued.
     let vm = weather(Host::load(plugin_wasm("mcp-tools")).expect("load"))

@@ -2,8 +2,11 @@
 //! every method, every protocol error of Streamable HTTP and JSON-RPC, the
 //! tools' results and errors, callouts to a REST backend and a real Redis.
 
+mod mcp_client;
+
 use gateway_plugin_e2e::{plugin_wasm, Blackhole, RawReply, RedisServer};
 use gateway_plugin_test::{Host, Request, Response, Vm};
+use mcp_client::{call, error_of, initialize, post, rpc};
 use serde_json::{json, Value};
 
 const WEATHER: &str = "outbound|80||weather.static";
@@ -14,7 +17,10 @@ fn config() -> Value {
 }
 
 fn host() -> Host {
-    Host::load(plugin_wasm("mcp-tools")).unwrap_or_else(|e| panic!("{e}"))
+    // As on Higress: an MCP server holds a request's headers for its body.
+    Host::load(plugin_wasm("mcp-tools"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .allow_on_headers_stop_iteration()
 }
 
 /// A weather backend that answers what it was asked.
@@ -29,63 +35,6 @@ fn weather_host() -> Host {
 
 fn vm() -> Vm {
     weather_host().configure(config()).unwrap()
-}
-
-fn post(body: &Value) -> Request {
-    Request::post("/mcp")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string())
-}
-
-/// `initialize` at `version`: the session id.
-fn initialize(vm: &Vm, version: &str) -> String {
-    let resp = vm
-        .request(post(&json!({
-            "jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
-        })))
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text());
-    resp.header("mcp-session-id")
-        .expect("a session id")
-        .to_string()
-}
-
-/// A request in session `session`: HTTP status and the JSON answer.
-fn rpc(vm: &Vm, session: &str, body: Value) -> (u16, Value) {
-    let resp = vm
-        .request(post(&body).header("mcp-session-id", session))
-        .unwrap();
-    let json = if resp.text().is_empty() {
-        Value::Null
-    } else {
-        resp.json()
-    };
-    (resp.status(), json)
-}
-
-fn call(vm: &Vm, session: &str, name: &str, arguments: Value) -> Value {
-    let (status, answer) = rpc(
-        vm,
-        session,
-        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": name, "arguments": arguments}}),
-    );
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["id"], 5);
-    answer
-}
-
-fn error_of(answer: &Value) -> (i64, String) {
-    (
-        answer["error"]["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no error: {answer}")),
-        answer["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-    )
 }
 
 // ---- initialize, sessions, versions -------------------------------------------

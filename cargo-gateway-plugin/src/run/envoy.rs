@@ -241,7 +241,11 @@ impl Runner {
     /// Envoy's bootstrap: the listener with the plugin, the `upstream`
     /// cluster and the `--cluster` ones, the admin endpoint.
     fn bootstrap(&self, wasm: &Path, config: Option<&str>, admin_port: u16) -> serde_json::Value {
-        let plugin = wasm_plugin(&self.plugin_name, "", wasm, config);
+        let mut plugin = wasm_plugin(&self.plugin_name, "", wasm, config);
+        // As Higress has it (Envoy 1.35 and later): a plugin may hold a
+        // request's headers for its body handler (`hold_headers`; an MCP
+        // server does), so the upstream does not see the request first.
+        plugin["allow_on_headers_stop_iteration"] = true.into();
         let mut route = json!({"cluster": "upstream"});
         if let Some(host) = &self.upstream.host_rewrite {
             route["host_rewrite_literal"] = host.as_str().into();

@@ -18,6 +18,9 @@ fn sample_config() -> Value {
 fn vm(quotes: impl Fn(&str) -> Response + Send + Sync + 'static) -> Vm {
     Host::load(plugin_wasm())
         .unwrap()
+        // As Higress does (and Envoy with `allow_on_headers_stop_iteration`):
+        // an MCP server holds each request's headers until its body is read.
+        .allow_on_headers_stop_iteration()
         .cluster_fn(QUOTES_CLUSTER, move |req| quotes(req.path()))
         .configure(sample_config())
         .unwrap()

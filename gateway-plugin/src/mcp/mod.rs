@@ -35,15 +35,18 @@
 //! `initialize` with version negotiation and a self-describing session id
 //! that every worker checks without shared memory (`session.rs`), `ping`,
 //! notifications (202), `tools/list` by pages and `tools/call`
-//! (`server.rs`), results and tool errors (`tool.rs`).
+//! (`server.rs`), results and tool errors (`tool.rs`), and Higress's
+//! REST-to-MCP servers from configuration (`rest/`, [`RestServer`]).
 
 mod jsonrpc;
+mod rest;
 mod server;
 mod session;
 mod tool;
 mod transport;
 
 pub use jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR};
+pub use rest::RestServer;
 pub use server::McpServer;
 pub use session::{LATEST_VERSION, SUPPORTED_VERSIONS};
 pub use tool::{

@@ -3,6 +3,7 @@
 //! `tools/call`; one message or a batch of them in, the JSON-RPC answer out.
 
 use super::jsonrpc::{self, Incoming, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
+use super::rest::RestServer;
 use super::session;
 use super::tool::{Tool, ToolCall};
 use crate::context::HttpContext;
@@ -35,6 +36,14 @@ pub trait McpServer: Plugin {
     /// `None` allows every tool. The request header
     /// `x-envoy-allow-mcp-tools` narrows it further.
     fn allow_tools(&self) -> Option<&[String]> {
+        None
+    }
+
+    /// A REST-to-MCP server from this configuration (Higress's
+    /// `mcp-server`; `#[mcp_server(rest = field)]`): its tools are listed
+    /// after [`TOOLS`](Self::TOOLS), called when none of those has the
+    /// name, and its `server.name` is the `serverInfo.name`.
+    fn rest(&self) -> Option<&RestServer> {
         None
     }
 }
@@ -77,9 +86,9 @@ pub(crate) async fn answer<C: McpServer>(
                     INVALID_REQUEST,
                     "`initialize` cannot be part of a batch".to_string(),
                 )),
-                "initialize" => initialize::<C>(exchange, &params),
+                "initialize" => initialize(exchange, config, &params),
                 "ping" => Ok(json!({})),
-                "tools/list" => tools_list::<C>(exchange, &params),
+                "tools/list" => tools_list(exchange, config, &params),
                 "tools/call" => tools_call(exchange, ctx, config, params).await,
                 _ => Err((METHOD_NOT_FOUND, format!("method not found: {method}"))),
             };
@@ -93,7 +102,7 @@ pub(crate) async fn answer<C: McpServer>(
 
 type Answer = Result<Value, (i64, String)>;
 
-fn initialize<C: McpServer>(exchange: &mut Exchange, params: &Value) -> Answer {
+fn initialize<C: McpServer>(exchange: &mut Exchange, config: &C, params: &Value) -> Answer {
     let requested = params.get("protocolVersion").and_then(Value::as_str);
     if requested.is_none() {
         return Err((INVALID_PARAMS, "`protocolVersion` is required".into()));
@@ -104,7 +113,10 @@ fn initialize<C: McpServer>(exchange: &mut Exchange, params: &Value) -> Answer {
     let mut result = json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": false}},
-        "serverInfo": {"name": C::SERVER_NAME, "version": C::SERVER_VERSION},
+        "serverInfo": {
+            "name": config.rest().map_or(C::SERVER_NAME, RestServer::name),
+            "version": C::SERVER_VERSION,
+        },
     });
     if let Some(instructions) = C::INSTRUCTIONS {
         result["instructions"] = instructions.into();
@@ -119,7 +131,7 @@ fn allowed(exchange: &Exchange, name: &str) -> bool {
     }
 }
 
-fn tools_list<C: McpServer>(exchange: &Exchange, params: &Value) -> Answer {
+fn tools_list<C: McpServer>(exchange: &Exchange, config: &C, params: &Value) -> Answer {
     let start = match params.get("cursor") {
         None | Some(Value::Null) => 0,
         Some(Value::String(cursor)) => cursor
@@ -129,22 +141,45 @@ fn tools_list<C: McpServer>(exchange: &Exchange, params: &Value) -> Answer {
     };
     let listed = listing::<C>();
     let structured = session::has_structured_content(exchange.version);
+    // The written tools, then the configured ones: (name, entry).
+    let written = C::TOOLS
+        .iter()
+        .zip(listed.iter())
+        .map(|(tool, (plain, full))| {
+            (
+                tool.name,
+                if structured {
+                    full.clone()
+                } else {
+                    plain.clone()
+                },
+            )
+        });
+    let configured =
+        config
+            .rest()
+            .into_iter()
+            .flat_map(RestServer::entries)
+            .map(|(name, entry)| {
+                let mut entry = entry.clone();
+                if !structured {
+                    if let Some(entry) = entry.as_object_mut() {
+                        entry.remove("outputSchema");
+                    }
+                }
+                (name, entry)
+            });
     let mut tools = Vec::new();
     let mut next = None;
-    for (index, (tool, (plain, full))) in C::TOOLS.iter().zip(listed.iter()).enumerate().skip(start)
-    {
-        if !allowed(exchange, tool.name) {
+    for (index, (name, entry)) in written.chain(configured).enumerate().skip(start) {
+        if !allowed(exchange, name) {
             continue;
         }
         if tools.len() == C::PAGE_SIZE {
             next = Some(index.to_string());
             break;
         }
-        tools.push(if structured {
-            full.clone()
-        } else {
-            plain.clone()
-        });
+        tools.push(entry);
     }
     let mut result = Map::new();
     result.insert("tools".into(), Value::Array(tools));
@@ -210,9 +245,13 @@ async fn tools_call<C: McpServer>(
     if !allowed(exchange, &name) {
         return Err((INVALID_PARAMS, format!("Tool not allowed: {name}")));
     }
-    let Some(tool) = C::TOOLS.iter().find(|tool| tool.name == name) else {
+    let written = C::TOOLS.iter().find(|tool| tool.name == name);
+    let configured = config
+        .rest()
+        .filter(|rest| rest.tool_names().any(|n| n == name));
+    if written.is_none() && configured.is_none() {
         return Err((INVALID_PARAMS, format!("unknown tool: {name}")));
-    };
+    }
     let arguments = match params.remove("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(arguments @ Value::Object(_)) => arguments,
@@ -220,8 +259,15 @@ async fn tools_call<C: McpServer>(
     };
     // The call owns the context while the tool runs (a fresh one stands in).
     let http = std::mem::replace(ctx, HttpContext::new(ctx.context_id()));
-    let mut call = ToolCall::new(http, name, arguments.clone(), exchange.version);
-    let outcome = (tool.call)(&mut call, config, arguments).await;
+    let mut call = ToolCall::new(http, name.clone(), arguments.clone(), exchange.version);
+    let outcome = match (written, configured) {
+        (Some(tool), _) => (tool.call)(&mut call, config, arguments).await,
+        (None, Some(rest)) => match rest.call(&mut call, &name, &arguments).await {
+            Some(result) => Ok(result),
+            None => Err(format!("unknown tool: {name}")),
+        },
+        (None, None) => Err(format!("unknown tool: {name}")),
+    };
     *ctx = call.into_context();
     match outcome {
         Ok(result) => Ok(result.to_json(session::has_structured_content(exchange.version))),

@@ -196,6 +196,13 @@ impl ToolResult {
         result
     }
 
+    /// This result with structured content (`structuredContent`) beside
+    /// its content, e.g. a REST answer beside the text made of it.
+    pub fn with_structured(mut self, value: Value) -> Self {
+        self.structured = Some(value);
+        self
+    }
+
     /// An image, sent base64-encoded.
     pub fn image(data: impl Into<Vec<u8>>, mime_type: impl Into<String>) -> Self {
         ToolResult::content(Content::Image {

@@ -409,6 +409,22 @@ fn strval(arg: &Arg) -> String {
     }
 }
 
+/// Go's `%v` of a JSON number or bool (a string as is, anything else as
+/// Go's JSON).
+pub(crate) fn go_value_text(value: &Value) -> String {
+    match value {
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (None, Some(u), _) => u.to_string(),
+            (None, None, Some(f)) => go_float(f),
+            _ => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        other => go_json(other),
+    }
+}
+
 /// Go's `%v` of a float64: the shortest form, exponent from 1e21.
 fn go_float(f: f64) -> String {
     if f.is_infinite() {
@@ -850,7 +866,7 @@ pub(crate) fn format_time(layout: &str, time: Time) -> String {
 
 /// Writes `value` as Go's `encoding/json` does: `<`, `>`, `&`, U+2028 and
 /// U+2029 escaped in strings.
-fn go_json(value: &Value) -> String {
+pub(crate) fn go_json(value: &Value) -> String {
     let text = value.to_string();
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -30,6 +30,7 @@ mod lex;
 mod parse;
 
 pub use error::TemplateError;
+pub(crate) use funcs::{go_json, go_value_text};
 pub use funcs::{Env, NoRequest, FUNCTIONS};
 
 use serde_json::Value;

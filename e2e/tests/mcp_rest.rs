@@ -1,0 +1,130 @@
+//! `examples/mcp-server` (Higress's `mcp-server` plugin) in a real Envoy,
+//! loaded with one of Higress's own REST-to-MCP definitions
+//! (`e2e/mcp-servers/mcp-openweather.json`, unchanged) and driven by the
+//! official MCP Python SDK: the tools Go lists, a call that becomes the
+//! REST request Go makes (through the route's cluster, the URL's host as
+//! `:authority`) to a fake of the API, its answer rendered by the file's
+//! response template, and the file's broken template as a tool error.
+
+use gateway_plugin_e2e::{workspace_root, Envoy, EnvoyConfig, RawReply};
+use serde_json::{json, Value};
+use std::process::Command;
+
+/// The fake API's answer: OpenWeather's fields for both tools (the
+/// current weather, and a forecast `list`).
+fn weather_answer() -> &'static [u8] {
+    let body = serde_json::json!({
+        "weather": [{"description": "light rain"}], "main": {"temp": 21.5, "humidity": 80}, "wind": {"speed": 3.1},
+        "list": [{"dt_txt": "2026-12-08 12:00:00", "weather": [{"description": "rain"}],
+                  "main": {"temp_min": 18, "temp_max": 22, "humidity": 81}, "wind": {"speed": 2}}]
+    })
+    .to_string();
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    Box::leak(reply.into_bytes().into_boxed_slice())
+}
+
+fn definition(name: &str) -> Value {
+    let path = workspace_root()
+        .join("e2e/mcp-servers")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Runs the SDK's client (e2e/mcp_client.py): its report.
+fn python_client(url: &str, calls: Value) -> Value {
+    let root = workspace_root();
+    let out = Command::new("python3")
+        .arg(root.join("e2e/mcp_client.py"))
+        .args([url, "legacy", &calls.to_string()])
+        .env("PYTHONPATH", root.join(".tools/mcp-client"))
+        .output()
+        .expect("run python3 (scripts/setup installs the MCP SDK)");
+    assert!(
+        out.status.success(),
+        "the MCP client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn higress_openweather_definition_lists_calls_and_renders_as_go() {
+    let api = RawReply::start(weather_answer());
+    let envoy = Envoy::start(
+        EnvoyConfig::new("mcp-server", api.port())
+            .allow_on_headers_stop_iteration(true)
+            .configuration(definition("mcp-openweather")),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+
+    let report = python_client(
+        &envoy.url("/mcp"),
+        json!([["get_weather", {"city": "suzhou"}], ["get_weather_forecast", {"city": "suzhou", "days": "2"}]]),
+    );
+    assert_eq!(report["serverInfo"]["name"], "weather-server", "{report}");
+    let tools = report["tools"].as_array().unwrap();
+    assert_eq!(
+        tools.iter().map(|t| t["name"].clone()).collect::<Vec<_>>(),
+        [json!("get_weather"), json!("get_weather_forecast")]
+    );
+    // The schema Go's InputSchema builds from the file's args.
+    assert_eq!(
+        tools[1]["inputSchema"],
+        json!({"type": "object", "required": ["city"], "properties": {
+            "city": {"type": "string", "description": "城市名称（支持中文或英文，如：苏州、suzhou）"},
+            "days": {"type": "integer", "default": 5, "description": "预报天数（最多5天）"},
+            "units": {"type": "string", "default": "metric", "description": "温度单位 (metric: 摄氏度, imperial: 华氏度)"},
+            "lang": {"type": "string", "default": "zh_cn", "description": "返回语言 (zh_cn: 中文, en: 英文)"}}})
+    );
+
+    // get_weather: the fake API's answer through the file's template (its
+    // `.args.city` is empty in a response template, as in Go).
+    let calls = report["calls"].as_array().unwrap();
+    let text = calls[0]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{report}"));
+    let rendered: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(
+        rendered,
+        json!({"description": "light rain", "temperature": 21.5, "humidity": 80, "wind_speed": 3.1, "city": ""})
+    );
+    // The request Go makes: defaults filled in, the query sorted, the host
+    // from the URL, the header from server.config. The MCP requests
+    // themselves never reach the route's upstream (which answers at once).
+    let received = api.received();
+    assert_eq!(received.len(), 2, "{received:?}");
+    let first = &received[0];
+    assert!(
+        first.starts_with("GET /data/2.5/weather?city=suzhou&lang=zh_cn&units=metric HTTP/1.1\r\n"),
+        "{first}"
+    );
+    let head = first.to_ascii_lowercase();
+    assert!(
+        head.contains("\r\nhost: api.openweathermap.org\r\n"),
+        "{first}"
+    );
+    assert!(head.contains("\r\naccept: */*\r\n"), "{first}");
+    // get_weather_forecast: the file's `(index $item.weather0)` fails as
+    // Go's engine fails it, a tool error (the call went out: days=2).
+    assert_eq!(calls[1]["result"]["isError"], true, "{report}");
+    let error = calls[1]["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        error.starts_with("error executing response template: "),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("wrong number of args for index: want at least 2 got 1"),
+        "{error}"
+    );
+    assert!(
+        received[1]
+            .starts_with("GET /data/2.5/forecast?city=suzhou&days=2&lang=zh_cn&units=metric "),
+        "{}",
+        received[1]
+    );
+}
