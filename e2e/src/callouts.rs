@@ -2,7 +2,7 @@
 //! a listener that never answers, and a client that hangs up mid-request.
 
 use crate::{HttpReply, HttpRequest, HttpServer};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -161,7 +161,7 @@ pub struct RawReply {
 
 impl RawReply {
     pub fn start(reply: &'static [u8]) -> RawReply {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the raw server");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
@@ -175,10 +175,9 @@ impl RawReply {
                     Ok((mut socket, _)) => {
                         let _ = socket.set_nonblocking(false);
                         let _ = socket.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut buf = [0u8; 4096];
-                        let read = socket.read(&mut buf).unwrap_or(0);
+                        let request = read_request(&mut socket);
                         if let Ok(mut kept) = kept.lock() {
-                            kept.push(String::from_utf8_lossy(&buf[..read]).into_owned());
+                            kept.push(String::from_utf8_lossy(&request).into_owned());
                         }
                         let _ = socket.write_all(reply);
                     }
@@ -198,8 +197,8 @@ impl RawReply {
         self.port
     }
 
-    /// What each connection sent (its first read: a request's head and
-    /// the start of its body), in order.
+    /// What each connection sent (its request's head and, as far as
+    /// `content-length` says and 64 KiB allow, its body), in order.
     pub fn received(&self) -> Vec<String> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
@@ -212,4 +211,30 @@ impl Drop for RawReply {
             let _ = thread.join();
         }
     }
+}
+
+/// A request's head and its `content-length` body (at most 64 KiB), or
+/// what arrived before the read timed out or the peer stopped.
+fn read_request(socket: &mut TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while request.len() < 64 << 10 {
+        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if request.len() >= end + 4 + length {
+                break;
+            }
+        }
+        match socket.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => request.extend_from_slice(&buf[..read]),
+        }
+    }
+    request
 }

@@ -1,14 +1,164 @@
 //! `examples/mcp-server` (Higress's `mcp-server` plugin) in a real Envoy,
-//! loaded with one of Higress's own REST-to-MCP definitions
-//! (`e2e/mcp-servers/mcp-openweather.json`, unchanged) and driven by the
-//! official MCP Python SDK: the tools Go lists, a call that becomes the
-//! REST request Go makes (through the route's cluster, the URL's host as
-//! `:authority`) to a fake of the API, its answer rendered by the file's
-//! response template, and the file's broken template as a tool error.
+//! loaded with five of Higress's own REST-to-MCP definitions
+//! (`e2e/mcp-servers/*.json`, unchanged) and driven by the official MCP
+//! Python SDK: the tools Go lists, calls that become the REST requests Go
+//! makes (through the route's cluster, the URL's host as `:authority`) to
+//! a fake of each API, the answers rendered by the files' templates, and
+//! the files' own template bugs as Go's engine has them.
 
 use gateway_plugin_e2e::{workspace_root, Envoy, EnvoyConfig, RawReply};
 use serde_json::{json, Value};
 use std::process::Command;
+
+/// An HTTP answer of this JSON, as a fake API sends it.
+fn json_reply(body: Value) -> &'static [u8] {
+    let body = body.to_string();
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    Box::leak(reply.into_bytes().into_boxed_slice())
+}
+
+/// Higress's definition `name` in Envoy in front of a fake API answering
+/// `answer`; the SDK's report of `calls`, and what the API received.
+fn serve(name: &str, answer: Value, calls: Value) -> (Value, Vec<String>) {
+    let api = RawReply::start(json_reply(answer));
+    let envoy = Envoy::start(
+        EnvoyConfig::new("mcp-server", api.port())
+            .allow_on_headers_stop_iteration(true)
+            .configuration(definition(name)),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    let report = python_client(&envoy.url("/mcp"), calls);
+    (report, api.received())
+}
+
+fn text_of(report: &Value, call: usize) -> &str {
+    report["calls"][call]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{report}"))
+}
+
+/// What a received request's head and body are.
+fn split(request: &str) -> (String, &str) {
+    let (head, body) = request.split_once("\r\n\r\n").unwrap_or((request, ""));
+    (head.to_ascii_lowercase(), body)
+}
+
+#[test]
+fn higress_firecrawl_yuque_github_and_notion_definitions_as_go() {
+    // firecrawl: argsToJsonBody, the defaults in the body, an `if` answer.
+    let (report, received) = serve(
+        "mcp-firecrawl",
+        json!({"success": true, "links": ["https://a.example/", "https://a.example/b"]}),
+        json!([["map", {"url": "https://a.example"}]]),
+    );
+    assert_eq!(
+        report["tools"].as_array().map(Vec::len),
+        Some(10),
+        "{report}"
+    );
+    assert_eq!(
+        text_of(&report, 0),
+        "\n成功: true\n链接: [\"https://a.example/\",\"https://a.example/b\"]\n"
+    );
+    let (head, body) = split(&received[0]);
+    assert!(head.starts_with("post /v1/map http/1.1\r\n"), "{head}");
+    assert!(head.contains("\r\nhost: api.firecrawl.dev\r\n"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-type: application/json; charset=utf-8\r\n"),
+        "{head}"
+    );
+    assert_eq!(
+        body,
+        r#"{"ignoreSitemap":true,"includeSubdomains":false,"limit":5000,"sitemapOnly":false,"url":"https://a.example"}"#
+    );
+
+    // yuque: path and query positions, the config's header, prependBody.
+    let (report, received) = serve(
+        "mcp-yuque",
+        json!({"data": []}),
+        json!([["doc_api_v2_doc_list", {"group_login": "team", "book_slug": "handbook", "limit": "10"}]]),
+    );
+    assert_eq!(
+        report["tools"].as_array().map(Vec::len),
+        Some(25),
+        "{report}"
+    );
+    assert!(
+        text_of(&report, 0).starts_with("# API Response Information"),
+        "{report}"
+    );
+    assert!(text_of(&report, 0).ends_with(r#"{"data":[]}"#), "{report}");
+    let (head, _) = split(&received[0]);
+    assert!(
+        head.starts_with("get /api/v2/repos/team/handbook/docs?limit=10 http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nhost: www.yuque.com\r\n"), "{head}");
+
+    // github: a body template with `toJson` of arrays (a quoted string, as
+    // in Go) and a missing `milestone` (so not JSON: no Content-Type added);
+    // without `assignees` the piped `toJson` has no argument: a tool error.
+    let (report, received) = serve(
+        "mcp-github",
+        json!({"number": 7}),
+        json!([
+            ["create_issue", {"owner": "o", "repo": "r", "title": "T", "assignees": ["me"], "labels": ["bug"]}],
+            ["create_issue", {"owner": "o", "repo": "r", "title": "T"}],
+        ]),
+    );
+    assert_eq!(
+        report["tools"].as_array().map(Vec::len),
+        Some(26),
+        "{report}"
+    );
+    assert_eq!(text_of(&report, 0), r#"{"number":7}"#);
+    let (head, body) = split(&received[0]);
+    assert!(
+        head.starts_with("post /repos/o/r/issues http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\naccept: application/vnd.github+json\r\n"),
+        "{head}"
+    );
+    assert!(!head.contains("content-type: application/json"), "{head}");
+    assert!(body.contains(r#""labels": "[\"bug\"]","#), "{body}");
+    assert!(body.contains(r#""milestone": "#), "{body}");
+    assert_eq!(report["calls"][1]["result"]["isError"], true, "{report}");
+    assert!(
+        text_of(&report, 1).starts_with("error executing body template: "),
+        "{report}"
+    );
+    assert_eq!(received.len(), 1, "the failed call sent nothing");
+
+    // notion: argsToUrlParam with a default, `len` and `range` answers.
+    let (report, received) = serve(
+        "mcp-notion",
+        json!({"results": [{"name": "Ann", "type": "person", "last_edited_time": "2026-01-02"}]}),
+        json!([["listUsers", {}]]),
+    );
+    assert_eq!(
+        report["tools"].as_array().map(Vec::len),
+        Some(15),
+        "{report}"
+    );
+    assert_eq!(
+        text_of(&report, 0),
+        "用户列表(共1项)\n### Ann\n- 类型: person\n- 最后编辑时间: 2026-01-02\n"
+    );
+    let (head, _) = split(&received[0]);
+    assert!(
+        head.starts_with("get /v1/users?page_size=100 http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nnotion-version: 2022-06-28\r\n"),
+        "{head}"
+    );
+}
 
 /// The fake API's answer: OpenWeather's fields for both tools (the
 /// current weather, and a forecast `list`).
