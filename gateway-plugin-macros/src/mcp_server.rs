@@ -193,6 +193,7 @@ fn generate(krate: &syn::Path, ident: &syn::Ident, args: &ServerArgs) -> TokenSt
             fn rest(&self) -> ::std::option::Option<&#krate::mcp::RestServer> {
                 ::std::option::Option::Some(&self.#field)
             }
+            const HAS_REST: bool = true;
         }
     });
     quote! {

@@ -46,6 +46,22 @@ pub trait McpServer: Plugin {
     fn rest(&self) -> Option<&RestServer> {
         None
     }
+
+    /// Whether [`rest`](Self::rest) can give a server (set with it by
+    /// `#[mcp_server(rest = ..)]`): a constant, so a server without one
+    /// carries none of the REST code.
+    const HAS_REST: bool = false;
+}
+
+/// The configured REST server, if the server type has one.
+/// A constant branch is what lets a server without REST tools drop their
+/// code (and the template engine's) at `opt-level = "z"`.
+#[inline(always)]
+fn rest_of<C: McpServer>(config: &C) -> Option<&RestServer> {
+    match C::HAS_REST {
+        true => config.rest(),
+        false => None,
+    }
 }
 
 /// What one POST's messages are answered in.
@@ -114,7 +130,7 @@ fn initialize<C: McpServer>(exchange: &mut Exchange, config: &C, params: &Value)
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": false}},
         "serverInfo": {
-            "name": config.rest().map_or(C::SERVER_NAME, RestServer::name),
+            "name": rest_of(config).map_or(C::SERVER_NAME, RestServer::name),
             "version": C::SERVER_VERSION,
         },
     });
@@ -155,20 +171,18 @@ fn tools_list<C: McpServer>(exchange: &Exchange, config: &C, params: &Value) -> 
                 },
             )
         });
-    let configured =
-        config
-            .rest()
-            .into_iter()
-            .flat_map(RestServer::entries)
-            .map(|(name, entry)| {
-                let mut entry = entry.clone();
-                if !structured {
-                    if let Some(entry) = entry.as_object_mut() {
-                        entry.remove("outputSchema");
-                    }
+    let configured = rest_of(config)
+        .into_iter()
+        .flat_map(RestServer::entries)
+        .map(|(name, entry)| {
+            let mut entry = entry.clone();
+            if !structured {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.remove("outputSchema");
                 }
-                (name, entry)
-            });
+            }
+            (name, entry)
+        });
     let mut tools = Vec::new();
     let mut next = None;
     for (index, (name, entry)) in written.chain(configured).enumerate().skip(start) {
@@ -246,9 +260,7 @@ async fn tools_call<C: McpServer>(
         return Err((INVALID_PARAMS, format!("Tool not allowed: {name}")));
     }
     let written = C::TOOLS.iter().find(|tool| tool.name == name);
-    let configured = config
-        .rest()
-        .filter(|rest| rest.tool_names().any(|n| n == name));
+    let configured = rest_of(config).filter(|rest| rest.tool_names().any(|n| n == name));
     if written.is_none() && configured.is_none() {
         return Err((INVALID_PARAMS, format!("unknown tool: {name}")));
     }
@@ -262,11 +274,10 @@ async fn tools_call<C: McpServer>(
     let mut call = ToolCall::new(http, name.clone(), arguments.clone(), exchange.version);
     let outcome = match (written, configured) {
         (Some(tool), _) => (tool.call)(&mut call, config, arguments).await,
-        (None, Some(rest)) => match rest.call(&mut call, &name, &arguments).await {
-            Some(result) => Ok(result),
-            None => Err(format!("unknown tool: {name}")),
-        },
-        (None, None) => Err(format!("unknown tool: {name}")),
+        // Boxed, so a server without REST tools carries none of their code
+        // (an awaited future's code stays in the state machine).
+        (None, Some(rest)) if C::HAS_REST => rest.call_boxed(&mut call, &name, &arguments).await,
+        _ => Err(format!("unknown tool: {name}")),
     };
     *ctx = call.into_context();
     match outcome {

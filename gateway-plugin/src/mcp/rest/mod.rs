@@ -18,7 +18,7 @@ mod config;
 mod request;
 mod response;
 
-use super::tool::{ToolCall, ToolResult};
+use super::tool::{ToolCall, ToolFuture, ToolResult};
 use crate::cluster::RouteCluster;
 use crate::http_client::HttpClient;
 use crate::template::Env;
@@ -182,6 +182,23 @@ impl RestServer {
                 Err(e) => ToolResult::error(format!("route failed: {e}")),
             },
         )
+    }
+}
+
+impl RestServer {
+    /// [`call`](Self::call) as a boxed future (`unknown tool` if none has
+    /// the name).
+    pub(crate) fn call_boxed<'a>(
+        &'a self,
+        call: &'a mut ToolCall,
+        name: &'a str,
+        arguments: &'a Value,
+    ) -> ToolFuture<'a> {
+        Box::pin(async move {
+            self.call(call, name, arguments)
+                .await
+                .ok_or_else(|| format!("unknown tool: {name}"))
+        })
     }
 }
 
