@@ -152,7 +152,44 @@ fn measure_mcp() -> Vec<Figures> {
         "params": {"name": "get_weather", "arguments": {"city": "suzhou"}}});
     let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
     let call_session = session.clone();
+
+    // examples/mcp-server: a REST tool from Higress's configuration (a URL,
+    // a header and a response template, argsToUrlParam), through the route.
+    const ROUTE: &str = "outbound|80||upstream";
+    let rest_config = json!({"server": {"name": "bench", "config": {"apiKey": "k"}}, "tools": [{
+        "name": "get_weather", "description": "d",
+        "args": [{"name": "city", "type": "string", "required": true}],
+        "requestTemplate": {"url": "http://api.example/weather", "method": "GET", "argsToUrlParam": true,
+            "headers": [{"key": "x-api-key", "value": "{{.config.apiKey}}"}]},
+        "responseTemplate": {"body": "{{.city}}: {{.celsius}} celsius"}}]});
+    let route = |h: Host| {
+        h.allow_on_headers_stop_iteration().cluster_fn(ROUTE, |_| {
+            Response::new(200)
+                .header("content-type", "application/json")
+                .body(r#"{"city":"suzhou","celsius":21}"#)
+        })
+    };
+    let rest_vm = route(Host::load(plugin_wasm("mcp-server")).expect("load"))
+        .configure(rest_config.clone())
+        .expect("configure");
+    let resp = rest_vm
+        .request(mcp_post(None, &initialize))
+        .expect("initialize");
+    let rest_session = resp
+        .header("mcp-session-id")
+        .expect("a session")
+        .to_string();
+    let rest_call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "get_weather", "arguments": {"city": "suzhou"}}});
+
     vec![
+        measure(
+            "mcp-server tools/call (REST tool, 1 callout)",
+            "mcp-server",
+            route,
+            rest_config,
+            move || mcp_post(Some(&rest_session), &rest_call),
+        ),
         measure(
             "mcp-tools tools/call (1 callout)",
             "mcp-tools",
@@ -180,9 +217,15 @@ fn mcp_post(session: Option<&str>, message: &serde_json::Value) -> Request {
 /// An MCP tool call beside the http-call example's callout: what the
 /// protocol adds to one callout.
 fn mcp_table(rows: &[Figures]) -> String {
-    let (call, ping) = (
+    let (call, ping, rest) = (
         row(rows, "mcp-tools tools/call (1 callout)"),
         row(rows, "mcp-tools ping"),
+        row(rows, "mcp-server tools/call (REST tool, 1 callout)"),
+    );
+    assert!(
+        rest.answer.1.contains("suzhou: 21 celsius"),
+        "the REST tool answered: {:?}",
+        rest.answer
     );
     let http_call = row(rows, "http-call (1 callout)");
     assert!(
@@ -195,6 +238,7 @@ fn mcp_table(rows: &[Figures]) -> String {
          | case | fuel/req | × http-call | .wasm bytes |\n|---|---:|---:|---:|\n\
          | mcp-tools tools/call (1 callout) | {} | {:.2} | {} |\n\
          | mcp-tools ping (no callout) | {} | {:.2} | {} |\n\
+         | mcp-server tools/call (REST tool from configuration: 1 callout, 3 templates) | {} | {:.2} | {} |\n\
          | http-call (1 callout) | {} | 1.00 | {} |\n",
         call.fuel,
         call.fuel as f64 / http_call.fuel as f64,
@@ -202,6 +246,9 @@ fn mcp_table(rows: &[Figures]) -> String {
         ping.fuel,
         ping.fuel as f64 / http_call.fuel as f64,
         ping.bytes,
+        rest.fuel,
+        rest.fuel as f64 / http_call.fuel as f64,
+        rest.bytes,
         http_call.fuel,
         http_call.bytes,
     )

@@ -6,9 +6,9 @@
 
 mod mcp_client;
 
-use gateway_plugin_e2e::plugin_wasm;
+use gateway_plugin_e2e::{plugin_wasm, Blackhole, RawReply};
 use gateway_plugin_test::{Host, Response, UpstreamRequest, Vm};
-use mcp_client::{call, error_of, initialize, rpc};
+use mcp_client::{call, error_of, initialize, post, rpc};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
@@ -263,4 +263,94 @@ fn configurations_go_refuses_are_refused_with_its_message() {
         logs.contains(r#"failed to add tool t: error parsing URL template: template: url:1: function "nope" not defined"#),
         "{logs}"
     );
+}
+
+/// A REST backend that answers garbage, resets or hangs: a tool error
+/// (`route failed: ..`), the VM fine afterwards; an answer that is not
+/// UTF-8 or not JSON reaches the template as such, never a trap.
+#[test]
+fn a_rest_backend_that_answers_garbage_resets_or_hangs_is_a_tool_error() {
+    let garbage = RawReply::start(b"\x00\xffnot http at all\r\n\r\n");
+    let reset = RawReply::start(b"");
+    let hang = Blackhole::start();
+    for (what, port) in [
+        ("garbage", garbage.port()),
+        ("reset", reset.port()),
+        ("hang", hang.port()),
+    ] {
+        let vm = Host::load(plugin_wasm("mcp-server"))
+            .unwrap()
+            .allow_on_headers_stop_iteration()
+            .cluster(ROUTE, &format!("127.0.0.1:{port}"))
+            .configure(config())
+            .unwrap();
+        let session = initialize(&vm, "2025-06-18");
+        let answer = call(&vm, &session, "get_weather", json!({"city": "x"}));
+        assert_eq!(answer["result"]["isError"], true, "{what}: {answer}");
+        let text = answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.starts_with("route failed: "), "{what}: {text}");
+        let (status, pong) = rpc(
+            &vm,
+            &session,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        );
+        assert_eq!((status, &pong["result"]), (200, &json!({})), "{what}");
+    }
+    let (vm, _) = vm_with(|_| Response::new(200).body(vec![0xff, 0xfe, b'{']));
+    let session = initialize(&vm, "2025-06-18");
+    let answer = call(&vm, &session, "get_weather", json!({"city": "x"}));
+    assert_eq!(
+        answer["result"]["content"][0]["text"],
+        "error executing response template: template: response: data must be a valid JSON object or array"
+    );
+    let answer = call(&vm, &session, "create_note", json!({"id": 1}));
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "\u{fffd}\u{fffd}{",
+        "{answer}"
+    );
+}
+
+/// 1,000 interleaved calls, each its own REST request and template: every
+/// caller gets its own answer, and memory is flat once the allocator has
+/// settled.
+#[test]
+fn a_thousand_concurrent_rest_calls_each_get_their_own_answer_and_memory_stays_flat() {
+    let (vm, _) = vm_with(|req| {
+        let city = req
+            .path()
+            .split("city=")
+            .nth(1)
+            .unwrap_or_default()
+            .split('&')
+            .next()
+            .unwrap_or_default();
+        json_answer(json!({"city": city, "days": [{"temp": city.len()}]}))
+    });
+    let session = initialize(&vm, "2025-06-18");
+    let round = |vm: &Vm| {
+        let requests = (0..1000)
+            .map(|i| {
+                post(&json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                    "params": {"name": "get_weather", "arguments": {"city": format!("c{i}")}}}))
+                .header("mcp-session-id", &session)
+            })
+            .collect();
+        let answers = vm.requests_with_seed(requests, 7).unwrap();
+        for (i, resp) in answers.iter().enumerate() {
+            let answer = resp.json();
+            assert_eq!(answer["id"], i);
+            let want = format!("c{i}: {}°", format!("c{i}").len());
+            assert_eq!(answer["result"]["content"][0]["text"], want.as_str(), "{i}");
+        }
+    };
+    for _ in 0..6 {
+        round(&vm);
+    }
+    let settled = vm.memory_bytes();
+    for _ in 0..4 {
+        round(&vm);
+    }
+    assert_eq!(vm.memory_bytes(), settled, "4,000 more calls kept nothing");
 }
