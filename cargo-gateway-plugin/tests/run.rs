@@ -182,28 +182,10 @@ fn a_configuration_that_is_not_json_starts_nothing() {
 #[test]
 fn a_configuration_the_plugin_refuses_is_its_own_error_line() {
     let dir = plugin_crate();
-    let port = free_port().to_string();
-    let out = Command::new(bin())
-        .args([
-            "run",
-            "--port",
-            &port,
-            "--config",
-            r#"{"mockEnable": "yes"}"#,
-        ])
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", shared_target())
-        .env("ENVOY_BIN", envoy())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cargo-gateway-plugin");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    // The build's lines come first; the error is the last line, and one.
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(errors.len(), 1, "{err}");
+    let out = run_failing(dir, &["--config", r#"{"mockEnable": "yes"}"#]);
+    let (err, error) = one_error(&out);
     assert_eq!(
-        errors[0],
+        error,
         r#"error: the plugin refused its configuration: [run-plugin] invalid configuration at mockEnable: invalid type: string "yes", expected a boolean"#,
         "{err}"
     );
@@ -220,23 +202,41 @@ fn a_redis_plugin_envoy_cannot_load_is_one_line_saying_why() {
     let _ = std::fs::remove_dir_all(&parent);
     std::fs::create_dir_all(&parent).unwrap();
     let dir = new_plugin(&parent, "redis-run-plugin", "redis");
+    let out = run_failing(&dir, &[]);
+    let (err, error) = one_error(&out);
+    assert!(
+        error.starts_with("error: Envoy cannot load the plugin: it imports env.proxy_redis_"),
+        "{err}"
+    );
+    assert!(error.contains("`cargo gateway-plugin test`"), "{err}");
+    assert!(!stdout(&out).contains("listening on"), "{}", stdout(&out));
+}
+
+/// `run --port FREE ARGS` in the crate at `dir`, expected to stop by itself.
+fn run_failing(dir: &Path, args: &[&str]) -> std::process::Output {
     let port = free_port().to_string();
-    let out = Command::new(bin())
+    Command::new(bin())
         .args(["run", "--port", &port])
-        .current_dir(&dir)
+        .args(args)
+        .current_dir(dir)
         .env("CARGO_TARGET_DIR", shared_target())
         .env("ENVOY_BIN", envoy())
         .stdin(Stdio::null())
         .output()
-        .expect("run cargo-gateway-plugin");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+        .expect("run cargo-gateway-plugin")
+}
+
+/// A run that failed with exit code 1 and one `error` line (the build's
+/// lines come first): its stderr and that line.
+fn one_error(out: &std::process::Output) -> (String, String) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    let err = stderr(out);
+    let errors: Vec<String> = err
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .map(str::to_string)
+        .collect();
     assert_eq!(errors.len(), 1, "{err}");
-    assert!(
-        errors[0].starts_with("error: Envoy cannot load the plugin: it imports env.proxy_redis_"),
-        "{err}"
-    );
-    assert!(errors[0].contains("`cargo gateway-plugin test`"), "{err}");
-    assert!(!stdout(&out).contains("listening on"), "{}", stdout(&out));
+    let error = errors[0].clone();
+    (err, error)
 }

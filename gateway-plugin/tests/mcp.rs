@@ -6,7 +6,7 @@ mod mcp_client;
 
 use gateway_plugin_e2e::{plugin_wasm, Blackhole, RawReply, RedisServer};
 use gateway_plugin_test::{Host, Request, Response, Vm};
-use mcp_client::{call, error_of, initialize, post, rpc};
+use mcp_client::{assert_memory_flat, call, error_of, initialize, post, rpc};
 use serde_json::{json, Value};
 
 const WEATHER: &str = "outbound|80||weather.static";
@@ -708,16 +708,6 @@ fn a_thousand_concurrent_tool_calls_each_get_their_own_answer_and_memory_stays_f
             assert!(text.contains(&format!("city=c{i}\"")), "{i}: {text}");
         }
     };
-    // The allocator settles within a few rounds (its peak, its free lists:
-    // 2.16 MB after the first, 2.29 MB from the sixth on); after that, four
-    // more rounds of 1,000 keep nothing. (The interleaving is the same every
-    // round, so the run is the same every time.)
-    for _ in 0..6 {
-        round(&vm);
-    }
-    let settled = vm.memory_bytes();
-    for _ in 0..4 {
-        round(&vm);
-    }
-    assert_eq!(vm.memory_bytes(), settled, "4,000 more calls kept nothing");
+    // The interleaving is the same every round, so the run is too.
+    assert_memory_flat(&vm, round);
 }

@@ -8,7 +8,7 @@ mod mcp_client;
 
 use gateway_plugin_e2e::{plugin_wasm, Blackhole, RawReply};
 use gateway_plugin_test::{Host, Response, UpstreamRequest, Vm};
-use mcp_client::{call, error_of, initialize, post, rpc};
+use mcp_client::{assert_memory_flat, call, error_of, initialize, post, rpc};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
@@ -345,12 +345,5 @@ fn a_thousand_concurrent_rest_calls_each_get_their_own_answer_and_memory_stays_f
             assert_eq!(answer["result"]["content"][0]["text"], want.as_str(), "{i}");
         }
     };
-    for _ in 0..6 {
-        round(&vm);
-    }
-    let settled = vm.memory_bytes();
-    for _ in 0..4 {
-        round(&vm);
-    }
-    assert_eq!(vm.memory_bytes(), settled, "4,000 more calls kept nothing");
+    assert_memory_flat(&vm, round);
 }

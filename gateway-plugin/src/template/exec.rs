@@ -21,7 +21,7 @@ pub(super) enum Val<'a> {
     /// A float from a literal or a function, which Go prints as `%f`.
     Float(f64),
     /// A time (`now`), printed as Go prints a `time.Time`.
-    Time(funcs::Time),
+    Time(super::dates::Time),
 }
 
 impl<'a> Val<'a> {
@@ -438,45 +438,7 @@ impl<'a, 'e> Run<'a, 'e> {
                 };
                 Ok(Val::json(Value::from(len)))
             }
-            "index" => {
-                if args.len() < 2 {
-                    return Err(self.error(
-                        line,
-                        format!(
-                            "wrong number of args for index: want at least 2 got {}",
-                            args.len()
-                        ),
-                    ));
-                }
-                let mut args = args.into_iter();
-                let (container, key) = (
-                    args.next().unwrap_or(Val::Missing),
-                    args.next().unwrap_or(Val::Missing),
-                );
-                match container {
-                    Val::Json(ref json) if json.is_array() => {
-                        let Some(i) = key.number().filter(|n| n.fract() == 0.0) else {
-                            return Err(self.error(
-                                line,
-                                format!("cannot index slice/array with {}", key.text()),
-                            ));
-                        };
-                        let len = json.as_array().map_or(0, Vec::len);
-                        if i < 0.0 || i as usize >= len {
-                            return Err(self.error(
-                                line,
-                                format!("error calling index: array index out of range: {i}"),
-                            ));
-                        }
-                        Ok(container.path_index(i as usize))
-                    }
-                    Val::Json(ref json) if json.is_object() => Ok(container.gjson(&key.text())),
-                    other => Err(self.error(
-                        line,
-                        format!("error calling index: can't index {}", other.text()),
-                    )),
-                }
-            }
+            "index" => self.index(args, line),
             "print" | "println" => {
                 let mut text = args.iter().map(Val::text).collect::<Vec<_>>().join(" ");
                 if name == "println" {
@@ -484,24 +446,7 @@ impl<'a, 'e> Run<'a, 'e> {
                 }
                 Ok(Val::string(text))
             }
-            "printf" => {
-                let mut args = args;
-                let format = match args.is_empty() {
-                    true => {
-                        return Err(self.error(
-                            line,
-                            "wrong number of args for printf: want at least 1 got 0",
-                        ))
-                    }
-                    false => args.remove(0).text(),
-                };
-                // The piped value is an argument only when no other is given.
-                if args.is_empty() {
-                    args.extend(piped);
-                }
-                let args: Vec<Arg> = args.iter().map(Val::arg).collect();
-                Ok(Val::string(funcs::sprintf(&format, &args)))
-            }
+            "printf" => self.printf(args, piped, line),
             "eq" | "ne" | "lt" | "le" | "gt" | "ge" => {
                 if args.len() < 2 {
                     return Err(self.error(
@@ -536,6 +481,73 @@ impl<'a, 'e> Run<'a, 'e> {
                     .map_err(|e| self.error(line, format!("error calling {name}: {e}")))
             }
         }
+    }
+
+    /// `index c k`: an array's item (k a number, in range) or an object's
+    /// value at the gjson path k; only the first key is used.
+    fn index(&self, args: Vec<Val<'a>>, line: usize) -> Result<Val<'a>, TemplateError> {
+        if args.len() < 2 {
+            return Err(self.error(
+                line,
+                format!(
+                    "wrong number of args for index: want at least 2 got {}",
+                    args.len()
+                ),
+            ));
+        }
+        let mut args = args.into_iter();
+        let (container, key) = (
+            args.next().unwrap_or(Val::Missing),
+            args.next().unwrap_or(Val::Missing),
+        );
+        match container {
+            Val::Json(ref json) if json.is_array() => {
+                let Some(i) = key.number().filter(|n| n.fract() == 0.0) else {
+                    return Err(self.error(
+                        line,
+                        format!("cannot index slice/array with {}", key.text()),
+                    ));
+                };
+                let len = json.as_array().map_or(0, Vec::len);
+                if i < 0.0 || i as usize >= len {
+                    return Err(self.error(
+                        line,
+                        format!("error calling index: array index out of range: {i}"),
+                    ));
+                }
+                Ok(container.path_index(i as usize))
+            }
+            Val::Json(ref json) if json.is_object() => Ok(container.gjson(&key.text())),
+            other => Err(self.error(
+                line,
+                format!("error calling index: can't index {}", other.text()),
+            )),
+        }
+    }
+
+    /// `printf`: Go's verbs over converted arguments; the piped value is an
+    /// argument only when no other is given (gjson_template's rule).
+    fn printf(
+        &self,
+        mut args: Vec<Val<'a>>,
+        piped: Option<Val<'a>>,
+        line: usize,
+    ) -> Result<Val<'a>, TemplateError> {
+        let format = match args.is_empty() {
+            true => {
+                return Err(self.error(
+                    line,
+                    "wrong number of args for printf: want at least 1 got 0",
+                ))
+            }
+            false => args.remove(0).text(),
+        };
+        // The piped value is an argument only when no other is given.
+        if args.is_empty() {
+            args.extend(piped);
+        }
+        let args: Vec<Arg> = args.iter().map(Val::arg).collect();
+        Ok(Val::string(funcs::sprintf(&format, &args)))
     }
 }
 

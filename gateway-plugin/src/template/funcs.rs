@@ -4,8 +4,8 @@
 //! `getSocketIP`. Each gets its arguments as Go's reflection call would
 //! (`Arg`): an object or an array arrives as its JSON text.
 
+use super::dates::{format_time, zone_offset, Time};
 use serde_json::Value;
-use std::fmt;
 
 /// A function's argument or result.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,17 +16,6 @@ pub(super) enum Arg {
     Float(f64),
     Str(String),
     Time(Time),
-}
-
-/// A moment and the zone it is shown in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Time {
-    /// Nanoseconds since the Unix epoch.
-    pub(crate) unix_nanos: i128,
-    /// Seconds east of UTC.
-    pub(crate) offset: i32,
-    /// The zone's abbreviation (`UTC`, `CST`).
-    pub(crate) zone: &'static str,
 }
 
 /// What the functions need from outside the template: the clock,
@@ -139,19 +128,41 @@ pub const FUNCTIONS: &[&str] = &[
 ];
 
 pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, String> {
-    let arity = |count: usize| match args.len() == count {
+    type Group = fn(&str, &[Arg], &dyn Env) -> Result<Option<Arg>, String>;
+    let groups: [Group; 4] = [data, strings, numbers, dates];
+    for group in groups {
+        if let Some(result) = group(name, args, env)? {
+            return Ok(result);
+        }
+    }
+    Err(format!("function {name:?} not defined"))
+}
+
+pub(super) fn arity(args: &[Arg], count: usize) -> Result<(), String> {
+    match args.len() == count {
         true => Ok(()),
         false => Err(format!("want {count} arguments, got {}", args.len())),
-    };
-    let at_least = |count: usize| match args.len() >= count {
+    }
+}
+
+fn at_least(args: &[Arg], count: usize) -> Result<(), String> {
+    match args.len() >= count {
         true => Ok(()),
         false => Err(format!(
             "want at least {count} arguments, got {}",
             args.len()
         )),
-    };
-    let text = |i: usize| args.get(i).map(strval).unwrap_or_default();
-    let string = |i: usize| match args.get(i) {
+    }
+}
+
+/// Argument `i` as `fmt.Sprint` prints it (`""` if none).
+pub(super) fn text(args: &[Arg], i: usize) -> String {
+    args.get(i).map(strval).unwrap_or_default()
+}
+
+/// Argument `i`, which must be a string.
+pub(super) fn string(args: &[Arg], i: usize) -> Result<String, String> {
+    match args.get(i) {
         Some(Arg::Str(s)) => Ok(s.clone()),
         Some(other) => Err(format!(
             "argument {} is {}, not a string",
@@ -159,24 +170,28 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             kind(other)
         )),
         None => Err(format!("missing argument {}", i + 1)),
-    };
-    Ok(match name {
+    }
+}
+
+/// Higress's functions, defaults, emptiness, JSON, `uuidv4`.
+fn data(name: &str, args: &[Arg], env: &dyn Env) -> Result<Option<Arg>, String> {
+    Ok(Some(match name {
         "getRealIP" => Arg::Str(env.real_ip().unwrap_or_default()),
         "getSocketIP" => Arg::Str(env.socket_ip().unwrap_or_default()),
         "default" => {
-            at_least(1)?;
+            at_least(args, 1)?;
             match args.get(1) {
                 Some(given) if !empty(given) => given.clone(),
                 _ => args[0].clone(),
             }
         }
         "empty" => {
-            arity(1)?;
+            arity(args, 1)?;
             Arg::Bool(empty(&args[0]))
         }
         "coalesce" => args.iter().find(|a| !empty(a)).cloned().unwrap_or(Arg::Nil),
         "ternary" => {
-            arity(3)?;
+            arity(args, 3)?;
             match args[2] {
                 Arg::Bool(true) => args[0].clone(),
                 Arg::Bool(false) => args[1].clone(),
@@ -184,7 +199,7 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             }
         }
         "toJson" | "toRawJson" | "toPrettyJson" => {
-            arity(1)?;
+            arity(args, 1)?;
             let value = to_value(&args[0]);
             Arg::Str(match name {
                 "toJson" => go_json(&value),
@@ -193,17 +208,24 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             })
         }
         "toString" => {
-            arity(1)?;
-            Arg::Str(text(0))
+            arity(args, 1)?;
+            Arg::Str(text(args, 0))
         }
         "uuidv4" => {
-            arity(0)?;
+            arity(args, 0)?;
             Arg::Str(uuid_v4(env.random()))
         }
+        _ => return Ok(None),
+    }))
+}
+
+/// Sprig's string and encoding functions.
+fn strings(name: &str, args: &[Arg], _env: &dyn Env) -> Result<Option<Arg>, String> {
+    Ok(Some(match name {
         "upper" | "lower" | "title" | "trim" | "nospace" | "quote" | "squote" | "b64enc"
         | "b64dec" => {
             let joined = args.iter().map(strval).collect::<Vec<_>>();
-            let s = text(0);
+            let s = text(args, 0);
             Arg::Str(match name {
                 "upper" => s.to_uppercase(),
                 "lower" => s.to_lowercase(),
@@ -225,8 +247,8 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             })
         }
         "trimAll" | "trimPrefix" | "trimSuffix" => {
-            arity(2)?;
-            let (cut, s) = (text(0), text(1));
+            arity(args, 2)?;
+            let (cut, s) = (text(args, 0), text(args, 1));
             Arg::Str(match name {
                 "trimAll" => s.trim_matches(|c| cut.contains(c)).to_string(),
                 "trimPrefix" => s.strip_prefix(cut.as_str()).unwrap_or(&s).to_string(),
@@ -234,12 +256,12 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             })
         }
         "replace" => {
-            arity(3)?;
-            Arg::Str(text(2).replace(&text(0), &text(1)))
+            arity(args, 3)?;
+            Arg::Str(text(args, 2).replace(&text(args, 0), &text(args, 1)))
         }
         "contains" | "hasPrefix" | "hasSuffix" => {
-            arity(2)?;
-            let (needle, s) = (text(0), text(1));
+            arity(args, 2)?;
+            let (needle, s) = (text(args, 0), text(args, 1));
             Arg::Bool(match name {
                 "contains" => s.contains(&needle),
                 "hasPrefix" => s.starts_with(&needle),
@@ -247,12 +269,12 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             })
         }
         "repeat" => {
-            arity(2)?;
-            Arg::Str(text(1).repeat(int(&args[0]).max(0) as usize))
+            arity(args, 2)?;
+            Arg::Str(text(args, 1).repeat(int(&args[0]).max(0) as usize))
         }
         "substr" => {
-            arity(3)?;
-            let s = text(2);
+            arity(args, 3)?;
+            let s = text(args, 2);
             let (start, end) = (int(&args[0]), int(&args[1]));
             let len = s.len() as i64;
             let start = if start < 0 { 0 } else { start.min(len) };
@@ -268,8 +290,8 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             )
         }
         "trunc" => {
-            arity(2)?;
-            let (n, s) = (int(&args[0]), text(1));
+            arity(args, 2)?;
+            let (n, s) = (int(&args[0]), text(args, 1));
             let len = s.len() as i64;
             Arg::Str(match n {
                 n if n < 0 => s.get((len + n).max(0) as usize..).unwrap_or(&s).to_string(),
@@ -284,9 +306,9 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
                 .join(" "),
         ),
         "join" => {
-            arity(2)?;
+            arity(args, 2)?;
             // Sprig: join(sep, list); a list that is not one is one item.
-            let separator = string(0)?;
+            let separator = string(args, 0)?;
             match &args[1] {
                 Arg::Nil => Arg::Str(String::new()),
                 Arg::Str(s) => match serde_json::from_str::<Value>(s) {
@@ -305,13 +327,20 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
                 other => Arg::Str(strval(other)),
             }
         }
+        _ => return Ok(None),
+    }))
+}
+
+/// Sprig's integer and float functions.
+fn numbers(name: &str, args: &[Arg], _env: &dyn Env) -> Result<Option<Arg>, String> {
+    Ok(Some(match name {
         "add" => Arg::Int(args.iter().map(int).fold(0i64, i64::wrapping_add)),
         "add1" => {
-            arity(1)?;
+            arity(args, 1)?;
             Arg::Int(int(&args[0]).wrapping_add(1))
         }
         "sub" | "mul" | "div" | "mod" => {
-            arity(2)?;
+            arity(args, 2)?;
             let (a, b) = (int(&args[0]), int(&args[1]));
             Arg::Int(match name {
                 "sub" => a.wrapping_sub(b),
@@ -322,7 +351,7 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             })
         }
         "max" | "min" => {
-            at_least(1)?;
+            at_least(args, 1)?;
             let numbers = args.iter().map(int);
             Arg::Int(match name {
                 "max" => numbers.max().unwrap_or(0),
@@ -330,47 +359,19 @@ pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, Strin
             })
         }
         "atoi" => {
-            arity(1)?;
-            Arg::Int(text(0).parse().unwrap_or(0))
+            arity(args, 1)?;
+            Arg::Int(text(args, 0).parse().unwrap_or(0))
         }
         "int" | "int64" => {
-            arity(1)?;
+            arity(args, 1)?;
             Arg::Int(int(&args[0]))
         }
         "float64" => {
-            arity(1)?;
+            arity(args, 1)?;
             Arg::Float(float(&args[0]))
         }
-        "now" => {
-            arity(0)?;
-            Arg::Time(Time {
-                unix_nanos: env.now_unix_nanos(),
-                offset: 0,
-                zone: "UTC",
-            })
-        }
-        "unixEpoch" => {
-            arity(1)?;
-            Arg::Int(to_time(&args[0], env).unix_nanos.div_euclid(1_000_000_000) as i64)
-        }
-        "date" => {
-            arity(2)?;
-            Arg::Str(format_time(&string(0)?, to_time(&args[1], env)))
-        }
-        "dateInZone" => {
-            arity(3)?;
-            let zone = text(2);
-            let (offset, abbreviation) =
-                zone_offset(&zone).ok_or_else(|| format!("unknown time zone {zone}"))?;
-            let time = Time {
-                offset,
-                zone: abbreviation,
-                ..to_time(&args[1], env)
-            };
-            Arg::Str(format_time(&string(0)?, time))
-        }
-        _ => return Err(format!("function {name:?} not defined")),
-    })
+        _ => return Ok(None),
+    }))
 }
 
 fn kind(arg: &Arg) -> &'static str {
@@ -411,6 +412,7 @@ fn strval(arg: &Arg) -> String {
 
 /// Go's `%v` of a JSON number or bool (a string as is, anything else as
 /// Go's JSON).
+#[cfg(feature = "mcp")]
 pub(crate) fn go_value_text(value: &Value) -> String {
     match value {
         Value::Bool(b) => b.to_string(),
@@ -626,244 +628,6 @@ pub(super) fn sprintf(format: &str, args: &[Arg]) -> String {
     out
 }
 
-/// Sprig's `toDate` fallbacks: a time, Unix seconds, else now.
-fn to_time(arg: &Arg, env: &dyn Env) -> Time {
-    match arg {
-        Arg::Time(time) => *time,
-        Arg::Int(seconds) => Time {
-            unix_nanos: i128::from(*seconds) * 1_000_000_000,
-            offset: 0,
-            zone: "UTC",
-        },
-        _ => Time {
-            unix_nanos: env.now_unix_nanos(),
-            offset: 0,
-            zone: "UTC",
-        },
-    }
-}
-
-/// Zones without daylight saving time, by their IANA name (the gateway's
-/// Wasm has no time-zone database).
-fn zone_offset(name: &str) -> Option<(i32, &'static str)> {
-    const HOUR: i32 = 3600;
-    Some(match name {
-        "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "Local" | "" => (0, "UTC"),
-        "Asia/Shanghai" | "Asia/Chongqing" | "Asia/Harbin" | "PRC" | "Asia/Taipei" => {
-            (8 * HOUR, "CST")
-        }
-        "Asia/Hong_Kong" => (8 * HOUR, "HKT"),
-        "Asia/Singapore" | "Asia/Kuala_Lumpur" | "Asia/Manila" => (8 * HOUR, "+08"),
-        "Asia/Tokyo" => (9 * HOUR, "JST"),
-        "Asia/Seoul" => (9 * HOUR, "KST"),
-        "Asia/Kolkata" | "Asia/Calcutta" => (5 * HOUR + 1800, "IST"),
-        "Asia/Dubai" => (4 * HOUR, "+04"),
-        "Asia/Bangkok" | "Asia/Jakarta" | "Asia/Ho_Chi_Minh" => (7 * HOUR, "+07"),
-        _ => return None,
-    })
-}
-
-/// The civil date and time of a `Time` in its zone.
-struct Civil {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-    nanos: u32,
-    weekday: usize,
-    year_day: u32,
-}
-
-impl Time {
-    fn civil(self) -> Civil {
-        let local = self.unix_nanos + i128::from(self.offset) * 1_000_000_000;
-        let seconds = local.div_euclid(1_000_000_000) as i64;
-        let nanos = local.rem_euclid(1_000_000_000) as u32;
-        let (days, in_day) = (
-            seconds.div_euclid(86_400),
-            seconds.rem_euclid(86_400) as u32,
-        );
-        // Howard Hinnant's days-to-civil.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        const BEFORE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-        let year_day = BEFORE[month as usize - 1] + day + u32::from(leap && month > 2);
-        Civil {
-            year,
-            month,
-            day,
-            hour: in_day / 3600,
-            minute: in_day / 60 % 60,
-            second: in_day % 60,
-            nanos,
-            weekday: (days + 4).rem_euclid(7) as usize,
-            year_day,
-        }
-    }
-
-    fn rfc3339(self) -> String {
-        format_time("2006-01-02T15:04:05Z07:00", self)
-    }
-}
-
-/// As Go prints a `time.Time` (`2006-01-02 15:04:05.999999999 -0700 MST`).
-impl fmt::Display for Time {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_time(
-            "2006-01-02 15:04:05.999999999 -0700 MST",
-            *self,
-        ))
-    }
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-
-/// Go's `Time.Format`: the layout is the reference time
-/// `Mon Jan 2 15:04:05 MST 2006` written as wanted.
-pub(crate) fn format_time(layout: &str, time: Time) -> String {
-    let c = time.civil();
-    let mut out = String::new();
-    let mut rest = layout;
-    // Longest tokens first where one is the prefix of another.
-    const TOKENS: &[&str] = &[
-        "January",
-        "Monday",
-        "2006",
-        "Jan",
-        "Mon",
-        "MST",
-        "Z07:00",
-        "-07:00",
-        "-0700",
-        "Z0700",
-        "-07",
-        "002",
-        "_2",
-        "01",
-        "02",
-        "03",
-        "04",
-        "05",
-        "06",
-        "15",
-        "PM",
-        "pm",
-        ".000000000",
-        ".999999999",
-        ".000000",
-        ".999999",
-        ".000",
-        ".999",
-        "1",
-        "2",
-        "3",
-        "4",
-        "5",
-    ];
-    while !rest.is_empty() {
-        let Some(token) = TOKENS.iter().find(|t| rest.starts_with(**t)) else {
-            let c = rest.chars().next().unwrap_or_default();
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-            continue;
-        };
-        let hour12 = match c.hour % 12 {
-            0 => 12,
-            h => h,
-        };
-        let offset = |colon: bool, z: bool| {
-            if z && time.offset == 0 {
-                return "Z".to_string();
-            }
-            let sign = if time.offset < 0 { '-' } else { '+' };
-            let (h, m) = (time.offset.abs() / 3600, time.offset.abs() / 60 % 60);
-            match colon {
-                true => format!("{sign}{h:02}:{m:02}"),
-                false => format!("{sign}{h:02}{m:02}"),
-            }
-        };
-        let written = match *token {
-            "January" => MONTHS[c.month as usize - 1].to_string(),
-            "Jan" => MONTHS[c.month as usize - 1][..3].to_string(),
-            "Monday" => DAYS[c.weekday].to_string(),
-            "Mon" => DAYS[c.weekday][..3].to_string(),
-            "2006" => format!("{:04}", c.year),
-            "06" => format!("{:02}", c.year.rem_euclid(100)),
-            "01" => format!("{:02}", c.month),
-            "1" => c.month.to_string(),
-            "02" => format!("{:02}", c.day),
-            "_2" => format!("{:>2}", c.day),
-            "2" => c.day.to_string(),
-            "002" => format!("{:03}", c.year_day),
-            "15" => format!("{:02}", c.hour),
-            "03" => format!("{hour12:02}"),
-            "3" => hour12.to_string(),
-            "04" => format!("{:02}", c.minute),
-            "4" => c.minute.to_string(),
-            "05" => format!("{:02}", c.second),
-            "5" => c.second.to_string(),
-            "PM" => if c.hour >= 12 { "PM" } else { "AM" }.to_string(),
-            "pm" => if c.hour >= 12 { "pm" } else { "am" }.to_string(),
-            "MST" => time.zone.to_string(),
-            "Z07:00" => offset(true, true),
-            "Z0700" => offset(false, true),
-            "-07:00" => offset(true, false),
-            "-0700" => offset(false, false),
-            "-07" => offset(false, false)[..3].to_string(),
-            fraction => {
-                let digits = fraction.len() - 1;
-                let text = format!("{:09}", c.nanos);
-                let text = &text[..digits];
-                match fraction.as_bytes()[1] {
-                    b'9' => {
-                        let trimmed = text.trim_end_matches('0');
-                        match trimmed.is_empty() {
-                            true => String::new(),
-                            false => format!(".{trimmed}"),
-                        }
-                    }
-                    _ => format!(".{text}"),
-                }
-            }
-        };
-        out.push_str(&written);
-        rest = &rest[token.len()..];
-    }
-    out
-}
-
 /// Writes `value` as Go's `encoding/json` does: `<`, `>`, `&`, U+2028 and
 /// U+2029 escaped in strings.
 pub(crate) fn go_json(value: &Value) -> String {
@@ -880,4 +644,56 @@ pub(crate) fn go_json(value: &Value) -> String {
         }
     }
     out
+}
+
+/// The date functions.
+fn dates(name: &str, args: &[Arg], env: &dyn Env) -> Result<Option<Arg>, String> {
+    Ok(Some(match name {
+        "now" => {
+            arity(args, 0)?;
+            Arg::Time(Time {
+                unix_nanos: env.now_unix_nanos(),
+                offset: 0,
+                zone: "UTC",
+            })
+        }
+        "unixEpoch" => {
+            arity(args, 1)?;
+            Arg::Int(to_time(&args[0], env).unix_nanos.div_euclid(1_000_000_000) as i64)
+        }
+        "date" => {
+            arity(args, 2)?;
+            Arg::Str(format_time(&string(args, 0)?, to_time(&args[1], env)))
+        }
+        "dateInZone" => {
+            arity(args, 3)?;
+            let zone = text(args, 2);
+            let (offset, abbreviation) =
+                zone_offset(&zone).ok_or_else(|| format!("unknown time zone {zone}"))?;
+            let time = Time {
+                offset,
+                zone: abbreviation,
+                ..to_time(&args[1], env)
+            };
+            Arg::Str(format_time(&string(args, 0)?, time))
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// Sprig's `toDate` fallbacks: a time, Unix seconds, else now.
+fn to_time(arg: &Arg, env: &dyn Env) -> Time {
+    match arg {
+        Arg::Time(time) => *time,
+        Arg::Int(seconds) => Time {
+            unix_nanos: i128::from(*seconds) * 1_000_000_000,
+            offset: 0,
+            zone: "UTC",
+        },
+        _ => Time {
+            unix_nanos: env.now_unix_nanos(),
+            offset: 0,
+            zone: "UTC",
+        },
+    }
 }

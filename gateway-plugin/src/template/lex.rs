@@ -94,10 +94,9 @@ impl Lexer<'_> {
             };
             let mut text = self.advance(at).to_string();
             // `{{- ` trims the text before it.
-            let trim_left = self.rest[2..].starts_with("- ")
-                || self.rest[2..].starts_with("-\t")
-                || self.rest[2..].starts_with("-\n")
-                || self.rest[2..].starts_with("-\r");
+            let trim_left = self.rest[2..]
+                .strip_prefix('-')
+                .is_some_and(|rest| rest.starts_with([' ', '\t', '\n', '\r']));
             if trim_left {
                 text.truncate(text.trim_end().len());
             }

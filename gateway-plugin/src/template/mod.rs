@@ -15,7 +15,7 @@
 //! function that does not exist is an error when the template is parsed.
 //!
 //! The lexer is `lex.rs`, the tree and parser `parse.rs`, the run `exec.rs`,
-//! the functions `funcs.rs`, the error `error.rs`.
+//! the functions `funcs.rs` (their times `dates.rs`), the error `error.rs`.
 //!
 //! Where this differs from Go: named templates (`define`, `template`,
 //! `block`) are refused when parsed; `dateInZone` knows the zones without
@@ -23,6 +23,7 @@
 //! prints with its keys sorted and its numbers as `serde_json` writes them
 //! (`2.50` is `2.5`), where Go prints the upstream's text.
 
+mod dates;
 mod error;
 mod exec;
 mod funcs;
@@ -30,6 +31,8 @@ mod lex;
 mod parse;
 
 pub use error::TemplateError;
+// For the REST-to-MCP servers' requests.
+#[cfg(feature = "mcp")]
 pub(crate) use funcs::{go_json, go_value_text};
 pub use funcs::{Env, NoRequest, FUNCTIONS};
 
@@ -71,14 +74,22 @@ impl Template {
         })
     }
 
-    /// Runs it over `data`, outside a request (`getRealIP` is empty).
+    /// Runs it over `data` (a JSON object or array), outside a request
+    /// (`getRealIP` is empty).
     pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
         self.render_with(data, &NoRequest)
     }
 
     /// Runs it over `data`, with `env` for the clock, randomness and the
-    /// request's addresses.
+    /// request's addresses. As in gjson_template, the data is a JSON
+    /// object or array; anything else is an error.
     pub fn render_with(&self, data: &Value, env: &dyn Env) -> Result<String, TemplateError> {
+        if !(data.is_object() || data.is_array()) {
+            return Err(TemplateError::new(format!(
+                "template: {}: data must be a valid JSON object or array",
+                self.name
+            )));
+        }
         let mut run = exec::Run::new(&self.name, data, env);
         let dot = exec::Val::Json(std::borrow::Cow::Borrowed(data));
         run.nodes(&self.nodes, &dot)?;

@@ -389,6 +389,15 @@ fn parse_errors_are_gos_with_the_line() {
 
 #[test]
 fn hostile_templates_are_errors_not_panics() {
+    // As gjson_template: the data is an object or an array.
+    assert_eq!(
+        Template::parse("body", "x")
+            .unwrap()
+            .render(&json!("s"))
+            .unwrap_err()
+            .to_string(),
+        "template: body: data must be a valid JSON object or array"
+    );
     // Nesting is bounded (each level is a frame of the Wasm stack).
     let deep = "{{if 1}}".repeat(2000) + &"{{end}}".repeat(2000);
     assert_eq!(

@@ -6,6 +6,7 @@
 use crate::template::Template;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// One tool's arguments, request, and how its answer is read.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -85,6 +86,84 @@ pub(crate) struct RestTool {
     pub(crate) body: Option<Template>,
     pub(crate) response: Option<Template>,
     pub(crate) error_response: Option<Template>,
+    /// Where each argument goes, by name.
+    positions: BTreeMap<String, Position>,
+}
+
+impl Position {
+    fn named(position: &str) -> Position {
+        match position.to_ascii_lowercase().as_str() {
+            "path" => Position::Path,
+            "query" => Position::Query,
+            "header" => Position::Header,
+            "cookie" => Position::Cookie,
+            "body" => Position::Body,
+            _ => Position::Default,
+        }
+    }
+}
+
+fn parse(name: &str, text: &str, what: &str) -> Result<Template, String> {
+    Template::parse(name, text).map_err(|e| format!("error parsing {what}: {e}"))
+}
+
+/// The response and error-response templates, if set, with Go's check.
+fn response_templates(
+    config: &RestToolConfig,
+) -> Result<(Option<Template>, Option<Template>), String> {
+    let answer = &config.response_template;
+    let response = match answer.body.is_empty() {
+        true => None,
+        false => Some(parse("response", &answer.body, "response template")?),
+    };
+    let error_response = match config.error_response_template.is_empty() {
+        true => None,
+        false => Some(parse(
+            "errorResponse",
+            &config.error_response_template,
+            "error response template",
+        )?),
+    };
+    if response.is_some() && !(answer.prepend_body.is_empty() && answer.append_body.is_empty()) {
+        return Err("PrependBody and AppendBody cannot be used when Body is specified".into());
+    }
+    Ok((response, error_response))
+}
+
+/// The URL, header and body templates of a tool that has a URL.
+type RequestTemplates = (Template, Vec<(String, Template)>, Option<Template>);
+
+fn request_templates(request: &RequestTemplate) -> Result<RequestTemplates, String> {
+    let flags = [
+        request.args_to_json_body,
+        request.args_to_url_param,
+        request.args_to_form_body,
+    ];
+    if flags.iter().filter(|set| **set).count() > 1 {
+        return Err(
+            "only one of argsToJsonBody, argsToUrlParam, or argsToFormBody can be set to true"
+                .into(),
+        );
+    }
+    let url = parse("url", &request.url, "URL template")?;
+    let mut headers = Vec::new();
+    for (i, header) in request.headers.iter().enumerate() {
+        // Go skips a header without a key (with a warning).
+        if header.key.is_empty() {
+            log::warn!("Skipping header with empty key at index {i}");
+            continue;
+        }
+        let what = format!("header template for {}", header.key);
+        headers.push((
+            header.key.clone(),
+            parse(&format!("header_{i}"), &header.value, &what)?,
+        ));
+    }
+    let body = match request.body.is_empty() {
+        true => None,
+        false => Some(parse("body", &request.body, "body template")?),
+    };
+    Ok((url, headers, body))
 }
 
 impl RestTool {
@@ -92,106 +171,43 @@ impl RestTool {
     /// tool NAME: ...`).
     pub(crate) fn new(config: RestToolConfig) -> Result<RestTool, String> {
         let fail = |why: String| format!("failed to add tool {}: {why}", config.name);
+        let (response, error_response) = response_templates(&config).map_err(fail)?;
         let request = &config.request_template;
-        let parse = |name: &str, text: &str, what: &str| {
-            Template::parse(name, text).map_err(|e| fail(format!("error parsing {what}: {e}")))
-        };
-        let response = match config.response_template.body.is_empty() {
-            true => None,
-            false => Some(parse(
-                "response",
-                &config.response_template.body,
-                "response template",
-            )?),
-        };
-        let error_response = match config.error_response_template.is_empty() {
-            true => None,
-            false => Some(parse(
-                "errorResponse",
-                &config.error_response_template,
-                "error response template",
-            )?),
-        };
-        let response_parts = !config.response_template.prepend_body.is_empty()
-            || !config.response_template.append_body.is_empty();
-        if response.is_some() && response_parts {
-            return Err(fail(
-                "PrependBody and AppendBody cannot be used when Body is specified".into(),
-            ));
-        }
-        if request.url.is_empty() {
-            if response.is_none() {
+        let (url, headers, body) = match request.url.is_empty() {
+            true if response.is_none() => {
                 return Err(fail(
                     "direct response mode must set responseTemplate.body".into(),
-                ));
-            }
-            return Ok(RestTool {
-                config,
-                url: None,
-                headers: Vec::new(),
-                body: None,
-                response,
-                error_response,
-            });
-        }
-        let flags = [
-            request.args_to_json_body,
-            request.args_to_url_param,
-            request.args_to_form_body,
-        ];
-        if flags.iter().filter(|set| **set).count() > 1 {
-            return Err(fail(
-                "only one of argsToJsonBody, argsToUrlParam, or argsToFormBody can be set to true"
-                    .into(),
-            ));
-        }
-        let url = parse("url", &request.url, "URL template")?;
-        let mut headers = Vec::new();
-        for (i, header) in request.headers.iter().enumerate() {
-            // Go skips a header without a key (with a warning).
-            if header.key.is_empty() {
-                log::warn!("Skipping header with empty key at index {i}");
-                continue;
-            }
-            let value = Template::parse(&format!("header_{i}"), &header.value).map_err(|e| {
-                fail(format!(
-                    "error parsing header template for {}: {e}",
-                    header.key
                 ))
-            })?;
-            headers.push((header.key.clone(), value));
-        }
-        let body = match request.body.is_empty() {
-            true => None,
-            false => Some(parse("body", &request.body, "body template")?),
+            }
+            true => (None, Vec::new(), None),
+            false => {
+                let (url, headers, body) = request_templates(request).map_err(fail)?;
+                (Some(url), headers, body)
+            }
         };
+        // Go's `argPositions`, lower-cased: the last argument of a name wins.
+        let positions = config
+            .args
+            .iter()
+            .map(|arg| (arg.name.clone(), Position::named(&arg.position)))
+            .collect();
         Ok(RestTool {
             config,
-            url: Some(url),
+            url,
             headers,
             body,
             response,
             error_response,
+            positions,
         })
     }
 
-    /// Where each argument goes (Go lower-cases the position).
+    /// Where an argument goes.
     pub(crate) fn position(&self, arg: &str) -> Position {
-        let position = self
-            .config
-            .args
-            .iter()
-            .rev()
-            .find(|a| a.name == arg)
-            .map(|a| a.position.to_ascii_lowercase());
-        match position.as_deref() {
-            Some("path") => Position::Path,
-            Some("query") => Position::Query,
-            Some("header") => Position::Header,
-            Some("cookie") => Position::Cookie,
-            Some("body") => Position::Body,
-            _ => Position::Default,
-        }
+        self.positions
+            .get(arg)
+            .copied()
+            .unwrap_or(Position::Default)
     }
 
     /// The `inputSchema`, as Go builds it: every argument's `description`

@@ -20,7 +20,9 @@ mod response;
 
 use super::tool::{ToolCall, ToolFuture, ToolResult};
 use crate::cluster::RouteCluster;
+use crate::context::HttpContext;
 use crate::http_client::HttpClient;
+use crate::ip::IpSource;
 use crate::template::Env;
 use config::{RestTool, RestToolConfig};
 use serde_json::Value;
@@ -151,7 +153,7 @@ impl RestServer {
     ) -> Option<ToolResult> {
         let tool = self.tools.iter().find(|t| t.config.name == name)?;
         let args = request::convert_args(&tool.config.args, arguments);
-        let env = CallEnv::of(call);
+        let env = CallEnv { ctx: call.ctx() };
         if tool.url.is_none() {
             let data = serde_json::json!({"config": self.config, "args": args});
             return Some(response::direct(tool, &data, &env));
@@ -211,32 +213,22 @@ impl<'de> serde::Deserialize<'de> for RestServer {
     }
 }
 
-/// The request's addresses for `getRealIP` / `getSocketIP`.
-struct CallEnv {
-    real_ip: Option<String>,
-    socket_ip: Option<String>,
+/// The request's addresses for `getRealIP` / `getSocketIP`, read from the
+/// request only when a template asks for them.
+struct CallEnv<'a> {
+    ctx: &'a HttpContext,
 }
 
-impl CallEnv {
-    fn of(call: &mut ToolCall) -> CallEnv {
-        use crate::ip::IpSource;
-        let ctx = call.ctx();
-        let socket_ip = ctx.client_ip(&IpSource::Peer).map(|ip| ip.to_string());
-        let real_ip = ctx
-            .client_ip(&IpSource::header("x-forwarded-for"))
-            .map(|ip| ip.to_string())
-            .or_else(|| socket_ip.clone());
-        CallEnv { real_ip, socket_ip }
-    }
-}
-
-impl Env for CallEnv {
+impl Env for CallEnv<'_> {
     fn real_ip(&self) -> Option<String> {
-        self.real_ip.clone()
+        self.ctx
+            .client_ip(&IpSource::header("x-forwarded-for"))
+            .or_else(|| self.ctx.client_ip(&IpSource::Peer))
+            .map(|ip| ip.to_string())
     }
 
     fn socket_ip(&self) -> Option<String> {
-        self.socket_ip.clone()
+        self.ctx.client_ip(&IpSource::Peer).map(|ip| ip.to_string())
     }
 }
 

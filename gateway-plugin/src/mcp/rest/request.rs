@@ -4,9 +4,9 @@
 //! re-encoded sorted (Go's `url.Values.Encode`), `Accept: */*` and the
 //! JSON or form `Content-Type` where Go adds them.
 
-use super::config::{Position, RestTool, RestToolArg};
+use super::config::{Position, RequestTemplate, RestTool, RestToolArg};
 use crate::query::{escape, Query};
-use crate::template::{go_json, go_value_text, Env};
+use crate::template::{go_json, go_value_text, Env, Template};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -83,7 +83,7 @@ pub(crate) fn build(
 ) -> Result<RestRequest, String> {
     let request = &tool.config.request_template;
     let data = serde_json::json!({"config": config, "args": args});
-    let render = |template: &crate::template::Template| template.render_with(&data, env);
+    let render = |template: &Template| template.render_with(&data, env);
     let url_template = tool.url.as_ref().ok_or("the tool has no URL")?;
     let mut url = render(url_template).map_err(|e| format!("error executing URL template: {e}"))?;
     let mut headers = Vec::new();
@@ -92,99 +92,21 @@ pub(crate) fn build(
             .map_err(|e| format!("error executing header template for {name}: {e}"))?;
         headers.push((name.clone(), value));
     }
-
-    let group = |position: Position| {
-        args.iter()
-            .filter(move |(name, _)| tool.position(name) == position)
-            .map(|(name, value)| (name.clone(), value))
-    };
-    for (name, value) in group(Position::Path) {
+    let groups = Groups::new(tool, args);
+    for (name, value) in groups.at(Position::Path) {
         url = url.replace(&format!("{{{name}}}"), &arg_text(value));
     }
     let mut parsed = UrlParts::parse(&url);
-    let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (key, value) in Query::parse(parsed.query).iter() {
-        query
-            .entry(key.to_string())
-            .or_default()
-            .push(value.to_string());
-    }
-    let mut set = |name: String, value: &Value| {
-        query.insert(name, vec![arg_text(value)]);
-    };
-    for (name, value) in group(Position::Query) {
-        set(name, value);
-    }
-    if request.args_to_url_param {
-        for (name, value) in group(Position::Default) {
-            set(name, value);
+    let query = query(parsed.query, &groups, request.args_to_url_param);
+    parsed.query = &query;
+    add_header_args(&mut headers, &groups);
+    let body = match &tool.body {
+        Some(template) => {
+            let body =
+                render(template).map_err(|e| format!("error executing body template: {e}"))?;
+            templated_body(body, &mut headers)
         }
-    }
-    let encoded_query = encode(&query);
-    parsed.query = &encoded_query;
-
-    for (name, value) in group(Position::Header) {
-        headers.push((name, arg_text(value)));
-    }
-    for (name, value) in group(Position::Cookie) {
-        let cookie = format!("{name}={}", arg_text(value));
-        match headers
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-        {
-            Some((_, existing)) => {
-                existing.push_str("; ");
-                existing.push_str(&cookie);
-            }
-            None => headers.push(("Cookie".to_string(), cookie)),
-        }
-    }
-    let has_type = |headers: &[(String, String)], kind: &str| {
-        headers.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case("content-type") && v.to_ascii_lowercase().contains(kind)
-        })
-    };
-    let json_type = has_type(&headers, "application/json");
-    let form_type = has_type(&headers, "application/x-www-form-urlencoded");
-    const JSON: &str = "application/json; charset=utf-8";
-    let body_args = || group(Position::Body).chain(group(Position::Default));
-    let body = if let Some(template) = &tool.body {
-        let body = render(template).map_err(|e| format!("error executing body template: {e}"))?;
-        let trimmed = body.trim();
-        let looks_json = (trimmed.starts_with('{') && trimmed.ends_with('}'))
-            || (trimmed.starts_with('[') && trimmed.ends_with(']'));
-        if looks_json && !json_type && serde_json::from_str::<Value>(trimmed).is_ok() {
-            headers.push(("Content-Type".to_string(), JSON.to_string()));
-        }
-        body.into_bytes()
-    } else if request.args_to_json_body {
-        let object: Map<String, Value> = body_args().map(|(n, v)| (n, v.clone())).collect();
-        if !json_type {
-            headers.push(("Content-Type".to_string(), JSON.to_string()));
-        }
-        go_json(&Value::Object(object)).into_bytes()
-    } else if request.args_to_form_body {
-        if !form_type {
-            headers.push((
-                "Content-Type".to_string(),
-                "application/x-www-form-urlencoded".to_string(),
-            ));
-        }
-        form(body_args()).into_bytes()
-    } else if group(Position::Body).next().is_some() {
-        match form_type {
-            true => form(group(Position::Body)).into_bytes(),
-            false => {
-                if !json_type {
-                    headers.push(("Content-Type".to_string(), JSON.to_string()));
-                }
-                let object: Map<String, Value> =
-                    group(Position::Body).map(|(n, v)| (n, v.clone())).collect();
-                go_json(&Value::Object(object)).into_bytes()
-            }
-        }
-    } else {
-        Vec::new()
+        None => args_body(request, &groups, &mut headers),
     };
     if !headers
         .iter()
@@ -198,6 +120,131 @@ pub(crate) fn build(
         headers,
         body,
     })
+}
+
+/// The call's arguments by position, each once, in their order.
+struct Groups<'a> {
+    args: Vec<(Position, &'a String, &'a Value)>,
+}
+
+impl<'a> Groups<'a> {
+    fn new(tool: &RestTool, args: &'a Map<String, Value>) -> Groups<'a> {
+        Groups {
+            args: args
+                .iter()
+                .map(|(name, value)| (tool.position(name), name, value))
+                .collect(),
+        }
+    }
+
+    fn at(&self, position: Position) -> impl Iterator<Item = (&'a String, &'a Value)> + '_ {
+        self.args
+            .iter()
+            .filter(move |(p, _, _)| *p == position)
+            .map(|(_, name, value)| (*name, *value))
+    }
+}
+
+/// The template's own query with the query arguments (and, with
+/// `argsToUrlParam`, the arguments without a position) set, as Go's
+/// `url.Values.Encode` writes it.
+fn query(template_query: &str, groups: &Groups<'_>, args_to_url_param: bool) -> String {
+    let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, value) in Query::parse(template_query).iter() {
+        query
+            .entry(key.to_string())
+            .or_default()
+            .push(value.to_string());
+    }
+    let defaults = groups.at(Position::Default).filter(|_| args_to_url_param);
+    for (name, value) in groups.at(Position::Query).chain(defaults) {
+        query.insert(name.clone(), vec![arg_text(value)]);
+    }
+    encode(&query)
+}
+
+/// Header arguments as headers, cookie arguments into the `Cookie` one.
+fn add_header_args(headers: &mut Vec<(String, String)>, groups: &Groups<'_>) {
+    for (name, value) in groups.at(Position::Header) {
+        headers.push((name.clone(), arg_text(value)));
+    }
+    for (name, value) in groups.at(Position::Cookie) {
+        let cookie = format!("{name}={}", arg_text(value));
+        match headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        {
+            Some((_, existing)) => {
+                existing.push_str("; ");
+                existing.push_str(&cookie);
+            }
+            None => headers.push(("Cookie".to_string(), cookie)),
+        }
+    }
+}
+
+const JSON: &str = "application/json; charset=utf-8";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Whether a `Content-Type` header names this media type.
+fn has_type(headers: &[(String, String)], kind: &str) -> bool {
+    headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type") && v.to_ascii_lowercase().contains(kind)
+    })
+}
+
+/// A rendered body template; JSON gets Go's `Content-Type` if none says so.
+fn templated_body(body: String, headers: &mut Vec<(String, String)>) -> Vec<u8> {
+    let trimmed = body.trim();
+    let looks_json = (trimmed.starts_with('{') && trimmed.ends_with('}'))
+        || (trimmed.starts_with('[') && trimmed.ends_with(']'));
+    if looks_json
+        && !has_type(headers, "application/json")
+        && serde_json::from_str::<Value>(trimmed).is_ok()
+    {
+        headers.push(("Content-Type".to_string(), JSON.to_string()));
+    }
+    body.into_bytes()
+}
+
+/// The body Go makes of the arguments: `argsToJsonBody` / `argsToFormBody`
+/// from body and unpositioned ones, else the body arguments (a form if the
+/// headers say so, else JSON), else none.
+fn args_body(
+    request: &RequestTemplate,
+    groups: &Groups<'_>,
+    headers: &mut Vec<(String, String)>,
+) -> Vec<u8> {
+    let json_type = has_type(headers, "application/json");
+    let form_type = has_type(headers, FORM);
+    let mut content_type = |kind: &str, present: bool| {
+        if !present {
+            headers.push(("Content-Type".to_string(), kind.to_string()));
+        }
+    };
+    let body_args = || {
+        groups
+            .at(Position::Body)
+            .chain(groups.at(Position::Default))
+    };
+    let json = |args: &mut dyn Iterator<Item = (&String, &Value)>| {
+        let object: Map<String, Value> = args.map(|(n, v)| (n.clone(), v.clone())).collect();
+        go_json(&Value::Object(object)).into_bytes()
+    };
+    if request.args_to_json_body {
+        content_type(JSON, json_type);
+        json(&mut body_args())
+    } else if request.args_to_form_body {
+        content_type(FORM, form_type);
+        form(body_args()).into_bytes()
+    } else if groups.at(Position::Body).next().is_none() {
+        Vec::new()
+    } else if form_type {
+        form(groups.at(Position::Body)).into_bytes()
+    } else {
+        content_type(JSON, json_type);
+        json(&mut groups.at(Position::Body))
+    }
 }
 
 /// `url.Values.Encode`: keys sorted, each value `key=value`, escaped as
@@ -217,10 +264,10 @@ fn encode(values: &BTreeMap<String, Vec<String>>) -> String {
     out
 }
 
-fn form<'a>(args: impl Iterator<Item = (String, &'a Value)>) -> String {
+fn form<'a>(args: impl Iterator<Item = (&'a String, &'a Value)>) -> String {
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in args {
-        values.insert(name, vec![arg_text(value)]);
+        values.insert(name.clone(), vec![arg_text(value)]);
     }
     encode(&values)
 }

@@ -42,11 +42,8 @@ pub(crate) fn answer(
         return ToolResult::image(body.to_vec(), image);
     }
     let text = if let Some(template) = &tool.response {
-        let rendered = json_object_or_array(body)
-            .ok_or_else(|| {
-                "template: response: data must be a valid JSON object or array".to_string()
-            })
-            .and_then(|data| template.render_with(&data, env).map_err(|e| e.to_string()));
+        let data = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let rendered = template.render_with(&data, env);
         match rendered {
             Ok(text) => text,
             Err(e) => return ToolResult::error(format!("error executing response template: {e}")),
@@ -95,19 +92,16 @@ fn failure(
         for (name, value) in headers {
             header_map.insert(name.to_ascii_lowercase(), Value::String(value.clone()));
         }
+        // An array answer cannot take `_headers`: no data, as in Go.
         let data = match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(_)) => None,
+            Ok(Value::Array(_)) => Value::Null,
             Ok(Value::Object(mut object)) => {
                 object.insert("_headers".into(), Value::Object(header_map));
-                Some(Value::Object(object))
+                Value::Object(object)
             }
-            _ => Some(serde_json::json!({"_headers": header_map})),
+            _ => serde_json::json!({"_headers": header_map}),
         };
-        let rendered = data
-            .ok_or_else(|| {
-                "template: errorResponse: data must be a valid JSON object or array".to_string()
-            })
-            .and_then(|data| template.render_with(&data, env).map_err(|e| e.to_string()));
+        let rendered = template.render_with(&data, env);
         match rendered {
             Err(e) => {
                 return ToolResult::error(format!("error executing error response template: {e}"))
@@ -120,11 +114,4 @@ fn failure(
         "call failed, status: {status}, response: {}",
         String::from_utf8_lossy(body)
     ))
-}
-
-fn json_object_or_array(body: &[u8]) -> Option<Value> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value @ (Value::Object(_) | Value::Array(_))) => Some(value),
-        _ => None,
-    }
 }
