@@ -278,3 +278,51 @@ fn higress_openweather_definition_lists_calls_and_renders_as_go() {
         received[1]
     );
 }
+
+/// What templates take from the gateway, in Envoy's V8: the clock (`now`,
+/// WASI's clock), randomness (`uuidv4`, WASI's random) and the peer's
+/// address (`getSocketIP`, the property `source.address`).
+#[test]
+fn templates_read_the_clock_randomness_and_the_peer_in_envoy() {
+    let api = RawReply::start(json_reply(json!({})));
+    let config = json!({"server": {"name": "stamps"}, "tools": [{"name": "stamp", "description": "d",
+        "responseTemplate": {"body": "{{ now | date \"2006\" }} {{ uuidv4 }} {{ getSocketIP }} {{ getRealIP }}"}}]});
+    let envoy = Envoy::start(
+        EnvoyConfig::new("mcp-server", api.port())
+            .allow_on_headers_stop_iteration(true)
+            .configuration(config),
+    )
+    .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.log));
+    let report = python_client(&envoy.url("/mcp"), json!([["stamp", {}], ["stamp", {}]]));
+    let words: Vec<&str> = text_of(&report, 0).split(' ').collect();
+    let [year, uuid, socket, real] = words[..] else {
+        panic!("{report}")
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let approximate_year = 1970 + now / 31_556_952;
+    let year: u64 = year.parse().unwrap_or_else(|_| panic!("{report}"));
+    assert!(year.abs_diff(approximate_year) <= 1, "{report}");
+    let parts: Vec<&str> = uuid.split('-').collect();
+    assert_eq!(
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{uuid}"
+    );
+    assert!(
+        parts[2].starts_with('4') && uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+        "{uuid}"
+    );
+    assert_ne!(
+        text_of(&report, 1).split(' ').nth(1),
+        Some(uuid),
+        "a new uuid each call"
+    );
+    assert_eq!((socket, real), ("127.0.0.1", "127.0.0.1"), "{report}");
+    assert!(
+        api.received().is_empty(),
+        "a tool without a request calls nothing"
+    );
+}
