@@ -129,7 +129,7 @@ pub const FUNCTIONS: &[&str] = &[
 
 pub(super) fn call(name: &str, args: &[Arg], env: &dyn Env) -> Result<Arg, String> {
     type Group = fn(&str, &[Arg], &dyn Env) -> Result<Option<Arg>, String>;
-    let groups: [Group; 4] = [data, strings, numbers, dates];
+    let groups: [Group; 5] = [data, strings, pieces, numbers, dates];
     for group in groups {
         if let Some(result) = group(name, args, env)? {
             return Ok(result);
@@ -268,6 +268,13 @@ fn strings(name: &str, args: &[Arg], _env: &dyn Env) -> Result<Option<Arg>, Stri
                 _ => s.ends_with(&needle),
             })
         }
+        _ => return Ok(None),
+    }))
+}
+
+/// Sprig's functions that cut, repeat and join strings.
+fn pieces(name: &str, args: &[Arg], _env: &dyn Env) -> Result<Option<Arg>, String> {
+    Ok(Some(match name {
         "repeat" => {
             arity(args, 2)?;
             Arg::Str(text(args, 1).repeat(int(&args[0]).max(0) as usize))
